@@ -1,0 +1,135 @@
+// bench/append_bench.cc: appends per second through the public API, per
+// durability mode, at 1 and 32 appenders, beside the disk's fsync floor
+// measured in the same process (one small write + fdatasync per loop).
+// The full benchmark suite (raw RocksDB and SQLite baselines) is a separate
+// issue; this program gives the first figures and the ratio to the floor.
+//
+// Usage: agentlog_append_bench [--seconds S] [--dir DIR] [--payload BYTES]
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agentlog/agentlog.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string MakePayload(size_t bytes) {
+  flatbuffers::FlatBufferBuilder builder;
+  auto text = builder.CreateString(std::string(bytes, 'x'));
+  auto role = builder.CreateString("assistant");
+  auto body = agentlog::fb::CreateMessageAppended(builder, role, text);
+  builder.Finish(agentlog::fb::CreateEvent(builder, agentlog::fb::Body_MessageAppended, body.Union()));
+  return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
+}
+
+double FsyncFloor(const std::string& dir, double seconds) {
+  const std::string path = dir + "/fsync_probe";
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  if (fd < 0) {
+    std::perror("open fsync probe");
+    std::exit(1);
+  }
+  char block[512];
+  std::memset(block, 'y', sizeof(block));
+  uint64_t count = 0;
+  const auto start = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+    if (::write(fd, block, sizeof(block)) != static_cast<ssize_t>(sizeof(block)) || ::fdatasync(fd) != 0) {
+      std::perror("fsync probe");
+      std::exit(1);
+    }
+    ++count;
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  ::close(fd);
+  std::filesystem::remove(path);
+  return count / elapsed;
+}
+
+double AppendRate(const std::string& dir, int threads, agentlog::Durability durability,
+                  const std::string& payload, double seconds) {
+  std::filesystem::remove_all(dir);
+  agentlog::Options options;
+  options.clock = agentlog::SystemClock();
+  auto store = agentlog::Store::Open(options, dir);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
+    std::exit(1);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> total{0};
+  std::vector<std::thread> workers;
+  const auto start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      agentlog::EventInput input;
+      input.payload = payload;
+      agentlog::AppendOptions append_options;
+      append_options.durability = durability;
+      const std::string run = "bench-run-" + std::to_string(t);
+      uint64_t done = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        auto result = (*store)->Append(run, std::span(&input, 1), append_options);
+        if (!result.ok()) {
+          std::fprintf(stderr, "append: %s\n", result.status().ToString().c_str());
+          std::exit(1);
+        }
+        ++done;
+      }
+      total += done;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& worker : workers) worker.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  if (auto status = (*store)->Close(); !status.ok()) {
+    std::fprintf(stderr, "close: %s\n", status.ToString().c_str());
+    std::exit(1);
+  }
+  std::filesystem::remove_all(dir);
+  return total.load() / elapsed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 3;
+  std::string dir = std::filesystem::temp_directory_path() / "agentlog_append_bench";
+  size_t payload_bytes = 512;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+    else if (std::strcmp(argv[i], "--payload") == 0) payload_bytes = std::strtoul(argv[i + 1], nullptr, 10);
+    else {
+      std::fprintf(stderr, "usage: %s [--seconds S] [--dir DIR] [--payload BYTES]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::filesystem::create_directories(dir);
+  const std::string payload = MakePayload(payload_bytes);
+  const double floor = FsyncFloor(dir, seconds);
+  std::printf("payload %zu bytes (FlatBuffer %zu bytes), %.1f s per figure\n", payload_bytes,
+              payload.size(), seconds);
+  std::printf("%-34s %12.0f /s\n", "fdatasync floor (512 B writes)", floor);
+  for (auto [name, durability] : {std::pair{"sync", agentlog::Durability::kSync},
+                                  std::pair{"buffered", agentlog::Durability::kBuffered}}) {
+    for (int threads : {1, 32}) {
+      const double rate = AppendRate(dir + "/store", threads, durability, payload, seconds);
+      std::printf("%-10s appends, %2d appender(s)   %12.0f /s   %6.2fx the fsync floor\n", name,
+                  threads, rate, rate / floor);
+    }
+  }
+  return 0;
+}

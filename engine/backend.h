@@ -1,0 +1,112 @@
+// engine/backend.h: the one seam between the store's logic and the
+// key-value engine under it. Everything RocksDB-specific lives behind it
+// (engine/rocksdb_backend.cc), so the same store logic -- and the same
+// engine tests -- can run on another log (a replicated one, or the
+// in-memory backend the tests use).
+//
+// A backend offers named key spaces (column families), atomic multi-space
+// batches with a durability flag, point reads and ordered cursors. It knows
+// nothing of runs, events or chains.
+#ifndef AGENTLOG_ENGINE_BACKEND_H_
+#define AGENTLOG_ENGINE_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agentlog/status.h"
+
+namespace agentlog::internal {
+
+// The key spaces of DESIGN.md. Values are stable: they index arrays.
+enum class Space : uint8_t {
+  kEvents = 0,       // run_id 0x00 be64(seq) -> framed Record
+  kRuns = 1,         // run_id -> framed RunMeta
+  kGlobal = 2,       // be64(position) -> be64(seq) run_id
+  kIdempotency = 3,  // key -> framed IdempotencyEntry
+  kSnapshots = 4,    // reserved for projections (issue: snapshots)
+  kBlobs = 5,        // reserved for large payloads
+  kIndex = 6,        // secondary indexes: status and session -> run
+  kMeta = 7,         // store-wide facts: the format marker
+};
+constexpr size_t kSpaceCount = 8;
+std::string_view SpaceName(Space space);
+
+// An atomic set of puts and deletes across spaces.
+class WriteSet {
+ public:
+  struct Op {
+    Space space;
+    bool is_delete;
+    std::string key;
+    std::string value;
+  };
+  void Put(Space space, std::string key, std::string value) {
+    bytes_ += key.size() + value.size();
+    ops_.push_back(Op{space, false, std::move(key), std::move(value)});
+  }
+  void Delete(Space space, std::string key) {
+    bytes_ += key.size();
+    ops_.push_back(Op{space, true, std::move(key), {}});
+  }
+  void Append(WriteSet&& other) {
+    for (Op& op : other.ops_) ops_.push_back(std::move(op));
+    bytes_ += other.bytes_;
+    other.ops_.clear();
+    other.bytes_ = 0;
+  }
+  const std::vector<Op>& ops() const { return ops_; }
+  size_t bytes() const { return bytes_; }
+  bool empty() const { return ops_.empty(); }
+
+ private:
+  std::vector<Op> ops_;
+  size_t bytes_ = 0;
+};
+
+// An ordered cursor over one space. Not thread-safe; one per reader.
+class Cursor {
+ public:
+  virtual ~Cursor() = default;
+  virtual void Seek(std::string_view key) = 0;         // first key >= key
+  virtual void SeekForPrev(std::string_view key) = 0;  // last key <= key
+  virtual void SeekToLast() = 0;
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  virtual void Prev() = 0;
+  virtual std::string_view key() const = 0;    // REQUIRES: Valid()
+  virtual std::string_view value() const = 0;  // REQUIRES: Valid()
+  // OK, or the I/O error or corruption that ended the iteration.
+  virtual Status status() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // NotFound if absent; IOError or Corruption from the engine.
+  virtual Status Get(Space space, std::string_view key, std::string* value) = 0;
+  // All of `writes` or none. With sync, returns only after the writes are on
+  // stable storage.
+  virtual Status Write(const WriteSet& writes, bool sync) = 0;
+  // A cursor over a consistent view of `space` as of this call.
+  virtual std::unique_ptr<Cursor> NewCursor(Space space) = 0;
+  // Flushes and closes; later calls are refused.
+  virtual Status Close() = 0;
+};
+
+struct BackendOptions {
+  bool create_if_missing = true;
+  bool error_if_exists = false;
+  size_t write_buffer_bytes = size_t{64} << 20;
+  size_t block_cache_bytes = size_t{64} << 20;
+};
+
+// The RocksDB backend: one database, one column family per Space.
+Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& options,
+                                                    const std::string& path);
+
+}  // namespace agentlog::internal
+
+#endif  // AGENTLOG_ENGINE_BACKEND_H_

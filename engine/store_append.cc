@@ -1,0 +1,304 @@
+// engine/store_append.cc: the append path and group commit.
+// See engine/store_impl.h for the design and engine/record_format.md for
+// the bytes written. Recovery needs no replay of our own: every append is one
+// backend write, so a crash leaves each append wholly present or absent.
+#include <algorithm>
+
+#include "engine/keys.h"
+#include "engine/meta_codec.h"
+#include "engine/record_codec.h"
+#include "engine/run_status.h"
+#include "engine/store_impl.h"
+
+namespace agentlog::internal {
+
+Result<AppendResult> StoreImpl::Append(std::string_view run_id, std::span<const EventInput> events,
+                                       const AppendOptions& options) {
+  PendingAppend append;
+  append.run_id = run_id;
+  append.options = &options;
+  Status status =
+      ValidateAppend(run_id, events, options, options_, &append.events, &append.request_hash);
+  if (!status.ok()) return status;
+
+  std::unique_lock<std::mutex> lock(mu_);
+  space_cv_.wait(lock, [&] {
+    return closing_ || closed_ || queue_.size() < options_.max_queued_appends;
+  });
+  if (closing_ || closed_) return Status::Closed("the store is closed; reopen it to append");
+  if (!write_failure_.ok()) {
+    return Status::IOError("the store stopped accepting appends after a failed write (" +
+                           write_failure_.ToString() + "); close and reopen it");
+  }
+  queue_.push_back(&append);
+  AGENTLOG_ASSERT(queue_.size() <= options_.max_queued_appends);
+  queue_cv_.notify_one();
+  append.cv.wait(lock, [&] { return append.done; });
+  if (!append.status.ok()) return append.status;
+  return append.result;
+}
+
+void StoreImpl::CommitLoop() {
+  std::vector<PendingAppend*> group;
+  group.reserve(options_.max_commit_batch_appends);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        AGENTLOG_ASSERT(closing_);
+        return;  // closing, and every queued append has been answered
+      }
+      while (!queue_.empty() && group.size() < options_.max_commit_batch_appends) {
+        group.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    space_cv_.notify_all();
+    CommitGroupOf(group);
+    group.clear();
+  }
+}
+
+void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
+  CommitGroup group;
+  group.next_position = last_position_.load() + 1;
+  group.last_timestamp_us = last_timestamp_us_;
+  std::vector<PendingAppend*> staged;
+  staged.reserve(pending.size());
+  Status failure;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    failure = write_failure_;
+  }
+  for (PendingAppend* append : pending) {
+    if (!failure.ok()) {
+      append->status = Status::IOError("the store stopped accepting appends after a failed write (" +
+                                       failure.ToString() + "); close and reopen it");
+      continue;
+    }
+    append->status = StageAppend(append, &group);
+    if (append->status.ok() && !append->result.replayed) staged.push_back(append);
+  }
+
+  if (!group.writes.empty()) {
+    Status status = backend_->Write(group.writes, group.sync);
+    if (status.ok()) {
+      if (run_cache_.size() + group.runs.size() > kMaxCachedRuns) run_cache_.clear();
+      for (auto& [run_id, info] : group.runs) run_cache_[run_id] = std::move(info);
+      last_timestamp_us_ = group.last_timestamp_us;
+      const uint64_t last = group.next_position - 1;
+      AGENTLOG_ASSERT(last >= last_position_.load());
+      last_position_.store(last);
+      {
+        std::lock_guard<std::mutex> lock(notifier_->mu);
+        notifier_->last_position = last;
+      }
+      notifier_->cv.notify_all();
+    } else {
+      // The write may or may not have reached the disk; our cached heads may
+      // no longer match it. Stop appending until a reopen re-reads the truth.
+      run_cache_.clear();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        write_failure_ = status;
+      }
+      for (PendingAppend* append : staged) {
+        append->status = Status::IOError(status.message() +
+                                         "; the append may not be stored; after reopening, "
+                                         "read the run's head (or repeat with the same "
+                                         "idempotency key) before retrying");
+      }
+    }
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  for (PendingAppend* append : pending) {
+    append->done = true;
+    append->cv.notify_one();
+  }
+}
+
+Status StoreImpl::LoadRun(std::string_view run_id, CommitGroup* group, RunInfo* info,
+                          bool* exists) {
+  const std::string key(run_id);
+  if (auto staged = group->runs.find(key); staged != group->runs.end()) {
+    *info = staged->second;
+    *exists = true;
+    return Status::OK();
+  }
+  if (auto cached = run_cache_.find(key); cached != run_cache_.end()) {
+    *info = cached->second;
+    *exists = true;
+    return Status::OK();
+  }
+  std::string value;
+  Status status = backend_->Get(Space::kRuns, RunKey(run_id), &value);
+  if (status.IsNotFound()) {
+    *exists = false;
+    *info = RunInfo();
+    info->run_id = key;
+    info->head_chain_hash = std::string(HashView(kGenesisChainHash));
+    return Status::OK();
+  }
+  if (!status.ok()) return status;
+  *exists = true;
+  return DecodeRunMeta(value, run_id, info);
+}
+
+Status StoreImpl::CheckIdempotency(PendingAppend* append, CommitGroup* group, bool* replayed) {
+  *replayed = false;
+  const std::string& key = append->options->idempotency_key;
+  if (key.empty()) return Status::OK();
+  IdempotencyRecord first;
+  if (auto staged = group->keys.find(key); staged != group->keys.end()) {
+    first.run_id = std::string(staged->second->run_id);
+    first.result = staged->second->result;
+    first.result.replayed = true;
+    first.request_hash = staged->second->request_hash;
+  } else {
+    std::string value;
+    Status status = backend_->Get(Space::kIdempotency, key, &value);
+    if (status.IsNotFound()) return Status::OK();
+    if (!status.ok()) return status;
+    status = DecodeIdempotency(value, key, &first);
+    if (!status.ok()) return status;
+  }
+  if (first.run_id != append->run_id) {
+    return Status::Conflict("idempotency key \"" + key.substr(0, 64) + "\" was used for run \"" +
+                            first.run_id + "\", not \"" + std::string(append->run_id) +
+                            "\"; use a key per run and step");
+  }
+  if (first.request_hash != append->request_hash) {
+    return Status::Conflict("idempotency key \"" + key.substr(0, 64) + "\" of run \"" +
+                            first.run_id + "\" was recorded for other events (events " +
+                            std::to_string(first.result.first_sequence) + ".." +
+                            std::to_string(first.result.last_sequence) +
+                            "); a retry must repeat the same events");
+  }
+  append->result = first.result;
+  *replayed = true;
+  return Status::OK();
+}
+
+Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
+  const AppendOptions& options = *append->options;
+  bool replayed = false;
+  Status status = CheckIdempotency(append, group, &replayed);
+  if (!status.ok() || replayed) return status;
+
+  RunInfo run;
+  bool exists = false;
+  status = LoadRun(append->run_id, group, &run, &exists);
+  if (!status.ok()) return status;
+  const std::string run_name = "run \"" + run.run_id + "\"";
+  if (options.expected_head.has_value() && *options.expected_head != run.head_sequence) {
+    return Status::Conflict(run_name + ": expected head " + std::to_string(*options.expected_head) +
+                            ", found " + std::to_string(run.head_sequence) +
+                            "; re-read the run and decide again");
+  }
+  if (options.lease_epoch.has_value() && *options.lease_epoch != run.lease_epoch) {
+    return Status::Fenced(run_name + ": lease epoch " + std::to_string(*options.lease_epoch) +
+                          " is not the current epoch " + std::to_string(run.lease_epoch) +
+                          (run.lease_holder.empty() ? std::string()
+                                                    : " (held by \"" + run.lease_holder + "\")") +
+                          "; this worker no longer owns the run");
+  }
+  if (!options.session_id.empty() && exists && run.session_id != options.session_id) {
+    return Status::InvalidArgument(run_name + " belongs to session \"" + run.session_id +
+                                   "\", not \"" + options.session_id + "\"");
+  }
+  const RunStatus old_status = run.status;
+  const std::string old_session = run.session_id;
+  if (!exists) run.session_id = options.session_id;
+
+  WriteSet writes;
+  Hash chain;
+  std::copy(run.head_chain_hash.begin(), run.head_chain_hash.end(),
+            reinterpret_cast<char*>(chain.data()));
+  uint64_t position = group->next_position;
+  const int64_t now_us = std::max(options_.clock->NowMicros(), group->last_timestamp_us);
+  AppendResult result;
+  result.first_sequence = run.head_sequence + 1;
+  result.first_position = position;
+  for (const PreparedEvent& event : append->events) {
+    if (event.type == fb::Body_LeaseAcquired) {
+      if (event.lease_epoch <= run.lease_epoch) {
+        return Status::Fenced(run_name + ": lease epoch " + std::to_string(event.lease_epoch) +
+                              " was already taken (current epoch " +
+                              std::to_string(run.lease_epoch) + ")");
+      }
+      if (event.lease_epoch != run.lease_epoch + 1) {
+        return Status::InvalidArgument(run_name + ": LeaseAcquired epoch " +
+                                       std::to_string(event.lease_epoch) + " skips epochs; the next is " +
+                                       std::to_string(run.lease_epoch + 1));
+      }
+      run.lease_epoch = event.lease_epoch;
+      run.lease_holder = std::string(event.lease_holder);
+    } else if (event.type == fb::Body_LeaseReleased) {
+      if (event.lease_epoch != run.lease_epoch || event.lease_holder != run.lease_holder) {
+        return Status::Fenced(run_name + ": LeaseReleased for epoch " +
+                              std::to_string(event.lease_epoch) + " by \"" +
+                              std::string(event.lease_holder) + "\", but the lease is epoch " +
+                              std::to_string(run.lease_epoch) + " held by \"" + run.lease_holder + "\"");
+      }
+      run.lease_holder.clear();
+    }
+    if (auto next = StatusAfter(event.type)) run.status = *next;
+
+    const EventInput& input = *event.input;
+    Envelope envelope;
+    envelope.run_id = append->run_id;
+    envelope.sequence = ++run.head_sequence;
+    envelope.global_position = position++;
+    envelope.timestamp_us = now_us;
+    envelope.event_type = event.type;
+    envelope.schema_version = input.schema_version;
+    envelope.turn_id = input.turn_id;
+    envelope.step_id = input.step_id;
+    envelope.causation = input.causation;
+    envelope.idempotency_key = options.idempotency_key;
+    envelope.actor_kind = static_cast<uint8_t>(input.actor_kind);
+    envelope.actor_id = input.actor_id;
+    envelope.payload_hash = event.payload_hash;
+    chain = ChainHash(chain, envelope);
+    writes.Put(Space::kEvents, EventKey(append->run_id, envelope.sequence),
+               EncodeRecord(envelope, chain, input.payload));
+    writes.Put(Space::kGlobal, GlobalKey(envelope.global_position),
+               GlobalValue(append->run_id, envelope.sequence));
+  }
+  result.last_sequence = run.head_sequence;
+  result.last_position = position - 1;
+  AGENTLOG_ASSERT(result.last_sequence - result.first_sequence + 1 == append->events.size());
+  AGENTLOG_ASSERT(result.last_position - result.first_position + 1 == append->events.size());
+
+  if (!exists) run.created_us = now_us;
+  run.last_event_us = now_us;
+  run.head_position = result.last_position;
+  run.head_chain_hash = std::string(HashView(chain));
+  writes.Put(Space::kRuns, RunKey(append->run_id), EncodeRunMeta(run));
+  if (!exists || old_status != run.status) {
+    if (exists) writes.Delete(Space::kIndex, StatusIndexKey(static_cast<uint8_t>(old_status), run.run_id));
+    writes.Put(Space::kIndex, StatusIndexKey(static_cast<uint8_t>(run.status), run.run_id), "");
+  }
+  if (!exists && !run.session_id.empty()) {
+    writes.Put(Space::kIndex, SessionIndexKey(run.session_id, run.run_id), "");
+  }
+  AGENTLOG_ASSERT(!exists || old_session == run.session_id);
+  if (!options.idempotency_key.empty()) {
+    IdempotencyRecord record{run.run_id, result, append->request_hash};
+    writes.Put(Space::kIdempotency, options.idempotency_key, EncodeIdempotency(record));
+    group->keys[options.idempotency_key] = append;
+  }
+
+  // Everything checked: stage it.
+  append->result = result;
+  group->writes.Append(std::move(writes));
+  group->next_position = position;
+  group->last_timestamp_us = now_us;
+  group->sync = group->sync || options.durability == Durability::kSync;
+  group->runs[run.run_id] = std::move(run);
+  return Status::OK();
+}
+
+}  // namespace agentlog::internal

@@ -1,0 +1,137 @@
+// engine/store_impl.h: the Store on top of a Backend.
+//
+// Append path: the caller's thread validates and hashes its events
+// (engine/validate.cc), then queues the append and waits. One committer
+// thread takes every queued append (up to max_commit_batch_appends), checks
+// each against its run (idempotency, expected head, lease), assigns
+// sequences, global positions and times, frames and chains the records, and
+// writes the whole group as ONE atomic backend write with ONE fsync if any
+// append asked for kSync (group commit). Then it wakes exactly the appenders
+// it committed and the subscribers.
+//
+// INVARIANT: only the committer thread assigns sequences and positions and
+// touches run_cache_, so run heads and positions need no lock.
+#ifndef AGENTLOG_ENGINE_STORE_IMPL_H_
+#define AGENTLOG_ENGINE_STORE_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "agentlog/store.h"
+#include "engine/assert.h"
+#include "engine/backend.h"
+#include "engine/validate.h"
+
+namespace agentlog::internal {
+
+class SubscriptionCore;
+
+// What the committer publishes to readers and subscribers.
+struct CommitNotifier {
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t last_position GUARDED_BY(mu) = 0;
+  bool closed GUARDED_BY(mu) = false;
+};
+
+// Bounds (TigerBeetle-style: every cache has one).
+constexpr size_t kMaxCachedRuns = 100000;
+
+class StoreImpl final : public Store {
+ public:
+  StoreImpl(const Options& options, std::unique_ptr<Backend> backend);
+  ~StoreImpl() override;
+
+  // Reads the store's marker and last position; starts the committer.
+  Status Start(bool created);
+
+  Status Close() override;
+  Result<AppendResult> Append(std::string_view run_id, std::span<const EventInput> events,
+                              const AppendOptions& options) override;
+  Result<Event> ReadEvent(std::string_view run_id, uint64_t sequence) override;
+  Result<std::vector<Event>> ReadRun(std::string_view run_id, const ReadOptions& options) override;
+  Result<RunInfo> GetRun(std::string_view run_id) override;
+  Result<std::vector<RunInfo>> ListRuns(const RunFilter& filter) override;
+  Result<std::vector<Event>> ReadGlobal(uint64_t after_position, size_t limit) override;
+  uint64_t LastPosition() const override;
+  uint64_t WaitForPosition(uint64_t after_position, int64_t timeout_ms) override;
+  Result<std::unique_ptr<Subscription>> Subscribe(uint64_t after_position,
+                                                  SubscriptionCallback callback) override;
+  Status Verify(std::string_view run_id, VerifyStats* stats) override;
+  Status VerifyAll(VerifyStats* stats) override;
+  Result<std::string> RunDigest(std::string_view run_id) override;
+  Result<std::string> StoreDigest() override;
+  Status VerifyAgainst(std::string_view digest, VerifyStats* stats) override;
+
+  // For tests that damage the store on purpose (tests may reach inside).
+  Backend* backend_for_testing() { return backend_.get(); }
+
+ private:
+  // One queued append; lives on the appending thread's stack.
+  struct PendingAppend {
+    std::string_view run_id;
+    const AppendOptions* options = nullptr;
+    std::vector<PreparedEvent> events;
+    Hash request_hash{};
+    bool done = false;      // GUARDED_BY(mu_)
+    Status status;          // set by the committer before done
+    AppendResult result;
+    std::condition_variable cv;
+  };
+
+  // Everything one group commit stages before its single write.
+  struct CommitGroup {
+    WriteSet writes;
+    std::unordered_map<std::string, RunInfo> runs;            // staged heads
+    std::unordered_map<std::string, PendingAppend*> keys;     // staged idempotency keys
+    uint64_t next_position = 0;
+    int64_t last_timestamp_us = 0;
+    bool sync = false;
+  };
+
+  void CommitLoop();
+  void CommitGroupOf(std::vector<PendingAppend*>& group);
+  // Checks one append against its run and stages it into `group`; on error
+  // nothing of it is staged.
+  Status StageAppend(PendingAppend* append, CommitGroup* group);
+  Status LoadRun(std::string_view run_id, CommitGroup* group, RunInfo* info, bool* exists);
+  Status CheckIdempotency(PendingAppend* append, CommitGroup* group, bool* replayed);
+
+  Result<Event> ReadChecked(std::string_view run_id, uint64_t sequence);
+  Status VerifyRun(std::string_view run_id, const RunInfo& info, VerifyStats* stats);
+  Status VerifyGlobalIndex(uint64_t expected_events);
+  // The run's head (sequence, chain) as of a global position; exists=false
+  // if the run had no event then.
+  Status HeadAsOf(const RunInfo& info, uint64_t position, uint64_t* sequence, std::string* chain);
+  Result<std::string> StoreRootAsOf(uint64_t position, uint64_t* run_count);
+  Status StopSubscriptions();
+
+  const Options options_;
+  std::unique_ptr<Backend> backend_;
+  std::shared_ptr<CommitNotifier> notifier_;
+  std::atomic<uint64_t> last_position_{0};
+
+  std::mutex mu_;
+  std::condition_variable queue_cv_;  // committer waits for work
+  std::condition_variable space_cv_;  // appenders wait for queue room
+  std::deque<PendingAppend*> queue_ GUARDED_BY(mu_);
+  bool closing_ GUARDED_BY(mu_) = false;
+  bool closed_ GUARDED_BY(mu_) = false;
+  Status write_failure_ GUARDED_BY(mu_);  // set once a write fails: no more appends
+  std::vector<std::weak_ptr<SubscriptionCore>> subscriptions_ GUARDED_BY(mu_);
+  std::thread committer_;
+
+  // Committer thread only.
+  std::unordered_map<std::string, RunInfo> run_cache_;
+  int64_t last_timestamp_us_ = 0;
+};
+
+}  // namespace agentlog::internal
+
+#endif  // AGENTLOG_ENGINE_STORE_IMPL_H_

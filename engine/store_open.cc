@@ -1,0 +1,137 @@
+// engine/store_open.cc: opening and closing a store.
+#include <filesystem>
+
+#include "engine/keys.h"
+#include "engine/record_codec.h"
+#include "engine/store_impl.h"
+#include "engine/subscription.h"
+
+namespace agentlog {
+
+namespace {
+constexpr std::string_view kFormatMarkerKey = "agentlog.format";
+constexpr std::string_view kFormatVersion = "1";
+constexpr size_t kMaxEventBytesCeiling = size_t{64} << 20;
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::string& path) {
+  if (options.clock == nullptr) {
+    return Status::InvalidArgument(
+        "Options::clock is null; pass agentlog::SystemClock() or a ManualClock");
+  }
+  if (options.max_event_bytes == 0 || options.max_event_bytes > kMaxEventBytesCeiling ||
+      options.max_append_events == 0 || options.max_append_bytes == 0 ||
+      options.max_commit_batch_appends == 0 || options.max_queued_appends == 0) {
+    return Status::InvalidArgument(
+        "Options: every limit must be at least 1, and max_event_bytes at most 64 MiB");
+  }
+  if (path.empty()) return Status::InvalidArgument("store path is empty");
+  internal::BackendOptions backend_options;
+  backend_options.create_if_missing = options.create_if_missing;
+  backend_options.error_if_exists = options.error_if_exists;
+  backend_options.write_buffer_bytes = options.write_buffer_bytes;
+  backend_options.block_cache_bytes = options.block_cache_bytes;
+  std::error_code error;
+  const bool existed = std::filesystem::exists(std::filesystem::path(path) / "CURRENT", error);
+  auto backend = internal::OpenRocksDbBackend(backend_options, path);
+  if (!backend.ok()) return backend.status();
+  auto store = std::make_unique<internal::StoreImpl>(options, std::move(backend).value());
+  Status status = store->Start(!existed);
+  if (!status.ok()) return status;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+namespace internal {
+
+StoreImpl::StoreImpl(const Options& options, std::unique_ptr<Backend> backend)
+    : options_(options), backend_(std::move(backend)),
+      notifier_(std::make_shared<CommitNotifier>()) {}
+
+StoreImpl::~StoreImpl() { Close().IgnoreError(); /* destructor: nobody to tell */ }
+
+Status StoreImpl::Start(bool created) {
+  std::string marker;
+  Status status = backend_->Get(Space::kMeta, kFormatMarkerKey, &marker);
+  if (status.IsNotFound()) {
+    auto cursor = backend_->NewCursor(Space::kRuns);
+    cursor->Seek("");
+    if (!created || cursor->Valid()) {
+      return Status::InvalidArgument(
+          "the directory holds a RocksDB database that is not an agentlog store "
+          "(no format marker); open an agentlog store or an empty directory");
+    }
+    WriteSet writes;
+    writes.Put(Space::kMeta, std::string(kFormatMarkerKey), std::string(kFormatVersion));
+    status = backend_->Write(writes, /*sync=*/true);
+    if (!status.ok()) return status;
+  } else if (!status.ok()) {
+    return status;
+  } else if (marker != kFormatVersion) {
+    return Status::InvalidArgument("the store has format version \"" + marker +
+                                   "\"; this build reads version " + std::string(kFormatVersion) +
+                                   "; upgrade agentlog to open it");
+  }
+
+  auto cursor = backend_->NewCursor(Space::kGlobal);
+  cursor->SeekToLast();
+  if (!cursor->status().ok()) return cursor->status();
+  if (cursor->Valid()) {
+    uint64_t position = 0;
+    std::string_view run_id;
+    uint64_t sequence = 0;
+    if (!ParseGlobalKey(cursor->key(), &position) ||
+        !ParseGlobalValue(cursor->value(), &run_id, &sequence)) {
+      return Status::Corruption("the global index's last entry is malformed; run agentlog verify");
+    }
+    auto last = ReadChecked(run_id, sequence);
+    if (!last.ok()) return last.status();
+    last_position_.store(position);
+    last_timestamp_us_ = last->timestamp_us();
+    std::lock_guard<std::mutex> lock(notifier_->mu);
+    notifier_->last_position = position;
+  }
+  committer_ = std::thread([this] { CommitLoop(); });
+  return Status::OK();
+}
+
+Status StoreImpl::Close() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closed_ || closing_) {
+      // A second Close waits for nothing: the first one does the work.
+      return closed_ ? Status::OK() : Status::Closed("the store is closing");
+    }
+    closing_ = true;
+  }
+  queue_cv_.notify_all();
+  space_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  Status status = StopSubscriptions();
+  Status backend_status = backend_->Close();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+  return status.ok() ? backend_status : status;
+}
+
+Status StoreImpl::StopSubscriptions() {
+  {
+    std::lock_guard<std::mutex> lock(notifier_->mu);
+    notifier_->closed = true;
+  }
+  notifier_->cv.notify_all();
+  std::vector<std::shared_ptr<SubscriptionCore>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& weak : subscriptions_) {
+      if (auto core = weak.lock()) live.push_back(std::move(core));
+    }
+    subscriptions_.clear();
+  }
+  for (auto& core : live) core->Stop(Status::Closed("the store was closed"));
+  return Status::OK();
+}
+
+}  // namespace internal
+}  // namespace agentlog

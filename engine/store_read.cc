@@ -1,0 +1,193 @@
+// engine/store_read.cc: reads. Every record is checked on the way out
+// (engine/record_codec.cc CheckRecord): damage is an error, never data.
+#include <chrono>
+
+#include "engine/keys.h"
+#include "engine/meta_codec.h"
+#include "engine/record_codec.h"
+#include "engine/store_impl.h"
+
+namespace agentlog::internal {
+
+namespace {
+Status CheckLimit(size_t limit) {
+  if (limit == 0 || limit > kMaxReadLimit) {
+    return Status::InvalidArgument("read limit " + std::to_string(limit) + " is outside 1.." +
+                                   std::to_string(kMaxReadLimit));
+  }
+  return Status::OK();
+}
+}  // namespace
+
+Result<Event> StoreImpl::ReadChecked(std::string_view run_id, uint64_t sequence) {
+  std::string frame;
+  Status status = backend_->Get(Space::kEvents, EventKey(run_id, sequence), &frame);
+  if (status.IsNotFound()) {
+    return Status::NotFound(RecordName(run_id, sequence) + " does not exist");
+  }
+  if (!status.ok()) return status;
+  const fb::Record* record = nullptr;
+  status = CheckRecord(frame, run_id, sequence, &record);
+  if (!status.ok()) return status;
+  return Event(std::move(frame));
+}
+
+Result<Event> StoreImpl::ReadEvent(std::string_view run_id, uint64_t sequence) {
+  Status status = ValidateName(run_id, "run id");
+  if (!status.ok()) return status;
+  if (sequence == 0) return Status::InvalidArgument("sequence 0 does not exist; runs start at 1");
+  return ReadChecked(run_id, sequence);
+}
+
+Result<RunInfo> StoreImpl::GetRun(std::string_view run_id) {
+  Status status = ValidateName(run_id, "run id");
+  if (!status.ok()) return status;
+  std::string value;
+  status = backend_->Get(Space::kRuns, RunKey(run_id), &value);
+  if (status.IsNotFound()) return Status::NotFound("run \"" + std::string(run_id) + "\" does not exist");
+  if (!status.ok()) return status;
+  RunInfo info;
+  status = DecodeRunMeta(value, run_id, &info);
+  if (!status.ok()) return status;
+  return info;
+}
+
+Result<std::vector<Event>> StoreImpl::ReadRun(std::string_view run_id, const ReadOptions& options) {
+  Status status = CheckLimit(options.limit);
+  if (!status.ok()) return status;
+  auto info = GetRun(run_id);
+  if (!info.ok()) return info.status();
+  std::vector<Event> events;
+  if (options.from_sequence > options.to_sequence || options.from_sequence > info->head_sequence) {
+    return events;
+  }
+  const uint64_t low = std::max<uint64_t>(options.from_sequence, 1);
+  const uint64_t high = std::min(options.to_sequence, info->head_sequence);
+  const std::string prefix = EventKeyPrefix(run_id);
+  auto cursor = backend_->NewCursor(Space::kEvents);
+  uint64_t expected = options.reverse ? high : low;
+  if (options.reverse) {
+    cursor->SeekForPrev(EventKey(run_id, high));
+  } else {
+    cursor->Seek(EventKey(run_id, low));
+  }
+  while (events.size() < options.limit && expected >= low && expected <= high) {
+    std::string_view key_run;
+    uint64_t sequence = 0;
+    if (!cursor->Valid() || !ParseEventKey(cursor->key(), &key_run, &sequence) ||
+        key_run != run_id || sequence != expected) {
+      if (!cursor->status().ok()) return cursor->status();
+      return Status::Corruption(RecordName(run_id, expected) + " is missing although the run's head is " +
+                                std::to_string(info->head_sequence) + "; run agentlog verify");
+    }
+    const fb::Record* record = nullptr;
+    status = CheckRecord(cursor->value(), run_id, sequence, &record);
+    if (!status.ok()) return status;
+    events.emplace_back(std::string(cursor->value()));
+    if (options.reverse) {
+      --expected;
+      cursor->Prev();
+    } else {
+      ++expected;
+      cursor->Next();
+    }
+  }
+  return events;
+}
+
+Result<std::vector<RunInfo>> StoreImpl::ListRuns(const RunFilter& filter) {
+  Status status = CheckLimit(filter.limit);
+  if (!status.ok()) return status;
+  if (!filter.session_id.empty()) {
+    status = ValidateName(filter.session_id, "session id");
+    if (!status.ok()) return status;
+  }
+  std::vector<RunInfo> runs;
+  // Walk the narrowest index; check the other condition on the metadata.
+  std::string prefix;
+  Space space = Space::kRuns;
+  if (!filter.session_id.empty()) {
+    prefix = SessionIndexPrefix(filter.session_id);
+    space = Space::kIndex;
+  } else if (filter.status.has_value()) {
+    prefix = StatusIndexPrefix(static_cast<uint8_t>(*filter.status));
+    space = Space::kIndex;
+  }
+  auto cursor = backend_->NewCursor(space);
+  cursor->Seek(prefix + filter.after_run_id + (filter.after_run_id.empty() ? "" : std::string(1, '\0')));
+  for (; cursor->Valid() && runs.size() < filter.limit; cursor->Next()) {
+    std::string_view key = cursor->key();
+    if (key.substr(0, prefix.size()) != prefix) break;
+    const std::string_view run_id = key.substr(prefix.size());
+    if (!filter.after_run_id.empty() && run_id <= filter.after_run_id) continue;
+    RunInfo info;
+    if (space == Space::kRuns) {
+      status = DecodeRunMeta(cursor->value(), run_id, &info);
+      if (!status.ok()) return status;
+    } else {
+      auto found = GetRun(run_id);
+      if (!found.ok()) {
+        return Status::Corruption("the runs index names run \"" + std::string(run_id) +
+                                  "\" but reading it failed: " + found.status().ToString());
+      }
+      info = std::move(found).value();
+    }
+    if (filter.status.has_value() && info.status != *filter.status) continue;
+    if (!filter.session_id.empty() && info.session_id != filter.session_id) continue;
+    runs.push_back(std::move(info));
+  }
+  if (!cursor->status().ok()) return cursor->status();
+  return runs;
+}
+
+Result<std::vector<Event>> StoreImpl::ReadGlobal(uint64_t after_position, size_t limit) {
+  Status status = CheckLimit(limit);
+  if (!status.ok()) return status;
+  std::vector<Event> events;
+  if (after_position == UINT64_MAX) return events;
+  auto cursor = backend_->NewCursor(Space::kGlobal);
+  uint64_t expected = after_position + 1;
+  for (cursor->Seek(GlobalKey(expected)); cursor->Valid() && events.size() < limit;
+       cursor->Next(), ++expected) {
+    uint64_t position = 0;
+    std::string_view run_id;
+    uint64_t sequence = 0;
+    if (!ParseGlobalKey(cursor->key(), &position) ||
+        !ParseGlobalValue(cursor->value(), &run_id, &sequence)) {
+      return Status::Corruption("global index entry after position " + std::to_string(expected - 1) +
+                                " is malformed; run agentlog verify");
+    }
+    if (position != expected) {
+      return Status::Corruption("global index jumps from position " + std::to_string(expected - 1) +
+                                " to " + std::to_string(position) + "; run agentlog verify");
+    }
+    auto event = ReadChecked(run_id, sequence);
+    if (!event.ok()) {
+      if (event.status().IsNotFound()) {
+        return Status::Corruption("global position " + std::to_string(position) + " names " +
+                                  RecordName(run_id, sequence) + ", which does not exist");
+      }
+      return event.status();
+    }
+    if (event->global_position() != position) {
+      return Status::Corruption("global position " + std::to_string(position) + " names " +
+                                RecordName(run_id, sequence) + ", whose envelope says position " +
+                                std::to_string(event->global_position()));
+    }
+    events.push_back(std::move(event).value());
+  }
+  if (!cursor->status().ok()) return cursor->status();
+  return events;
+}
+
+uint64_t StoreImpl::LastPosition() const { return last_position_.load(); }
+
+uint64_t StoreImpl::WaitForPosition(uint64_t after_position, int64_t timeout_ms) {
+  std::unique_lock<std::mutex> lock(notifier_->mu);
+  notifier_->cv.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)), [&] {
+    return notifier_->closed || notifier_->last_position > after_position;
+  });
+  return notifier_->last_position;
+}
+
+}  // namespace agentlog::internal

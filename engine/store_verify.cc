@@ -1,0 +1,296 @@
+// engine/store_verify.cc: Verify, VerifyAll, digests. The chain and Merkle
+// rules are specified in engine/record_format.md ("Chain" and "Digests").
+#include <charconv>
+
+#include "engine/keys.h"
+#include "engine/meta_codec.h"
+#include "engine/record_codec.h"
+#include "engine/store_impl.h"
+
+namespace agentlog::internal {
+
+namespace {
+
+constexpr std::string_view kRunDigestPrefix = "agentlog-run-v1:";
+constexpr std::string_view kStoreDigestPrefix = "agentlog-store-v1:";
+
+Hash MerkleLeaf(std::string_view run_id, uint64_t sequence, std::string_view chain) {
+  std::string input(1, '\0');
+  PutBigEndian64(&input, run_id.size());
+  input.append(run_id);
+  PutBigEndian64(&input, sequence);
+  input.append(chain);
+  return Sha256(input);
+}
+
+Hash MerkleNode(const Hash& left, const Hash& right) {
+  std::string input(1, '\1');
+  input.append(HashView(left));
+  input.append(HashView(right));
+  return Sha256(input);
+}
+
+// Root of the leaves in order; an odd last node is carried up unchanged;
+// no leaves: 32 zero bytes.
+Hash MerkleRoot(std::vector<Hash> level) {
+  if (level.empty()) return Hash{};
+  while (level.size() > 1) {
+    std::vector<Hash> next;
+    next.reserve((level.size() + 1) / 2);
+    for (size_t i = 0; i + 1 < level.size(); i += 2) next.push_back(MerkleNode(level[i], level[i + 1]));
+    if (level.size() % 2 == 1) next.push_back(level.back());
+    level = std::move(next);
+  }
+  return level[0];
+}
+
+bool ParseNumber(std::string_view text, uint64_t* value) {
+  if (text.empty()) return false;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, VerifyStats* stats) {
+  auto cursor = backend_->NewCursor(Space::kEvents);
+  const std::string prefix = EventKeyPrefix(run_id);
+  Hash chain = kGenesisChainHash;
+  uint64_t expected = 1;
+  uint64_t last_position = 0;
+  int64_t last_time = INT64_MIN;
+  for (cursor->Seek(prefix); cursor->Valid(); cursor->Next(), ++expected) {
+    std::string_view key_run;
+    uint64_t sequence = 0;
+    if (cursor->key().substr(0, prefix.size()) != prefix) break;
+    if (!ParseEventKey(cursor->key(), &key_run, &sequence) || key_run != run_id) {
+      return Status::Corruption("run \"" + std::string(run_id) + "\": malformed event key after " +
+                                RecordName(run_id, expected - 1));
+    }
+    if (sequence != expected) {
+      return Status::Corruption(RecordName(run_id, expected) + " is missing: the log goes from event " +
+                                std::to_string(expected - 1) + " to event " + std::to_string(sequence) +
+                                " (a record was deleted or its key was altered)");
+    }
+    const fb::Record* record = nullptr;
+    Status status = CheckRecord(cursor->value(), run_id, sequence, &record);
+    if (!status.ok()) return status;
+    const std::string name = RecordName(run_id, sequence);
+    const Envelope envelope = EnvelopeOf(record);
+    if (record->payload_state() == fb::PayloadState_Present) {
+      if (Sha256(BytesOf(record->payload())) != envelope.payload_hash) {
+        return Status::Corruption(name + ": payload does not match its SHA-256 hash; the payload "
+                                         "was altered after it was written");
+      }
+    } else if (stats != nullptr) {
+      ++stats->removed_payloads;
+    }
+    if (envelope.global_position <= last_position || envelope.timestamp_us < last_time) {
+      return Status::Corruption(name + ": global position or timestamp goes backwards (position " +
+                                std::to_string(envelope.global_position) + " after " +
+                                std::to_string(last_position) + "); records were reordered");
+    }
+    chain = ChainHash(chain, envelope);
+    if (chain != HashOf(record->chain_hash())) {
+      return Status::Corruption(name + ": chain hash mismatch; this record's envelope, or an "
+                                       "earlier record of the run, was altered, replaced or "
+                                       "reordered");
+    }
+    last_position = envelope.global_position;
+    last_time = envelope.timestamp_us;
+    if (stats != nullptr) ++stats->events;
+  }
+  if (!cursor->status().ok()) return cursor->status();
+  const uint64_t last = expected - 1;
+  if (last != info.head_sequence) {
+    return Status::Corruption("run \"" + std::string(run_id) + "\": the runs index says the head is event " +
+                              std::to_string(info.head_sequence) + " but the log ends at event " +
+                              std::to_string(last) + (last < info.head_sequence
+                                                          ? " (events at the end were deleted)"
+                                                          : " (events were added outside agentlog)"));
+  }
+  if (HashView(chain) != info.head_chain_hash || last_position != info.head_position) {
+    return Status::Corruption("run \"" + std::string(run_id) +
+                              "\": the chain of the stored events does not end at the head "
+                              "recorded in the runs index (history was rewritten)");
+  }
+  if (stats != nullptr) ++stats->runs;
+  return Status::OK();
+}
+
+Status StoreImpl::Verify(std::string_view run_id, VerifyStats* stats) {
+  auto info = GetRun(run_id);
+  if (!info.ok()) return info.status();
+  return VerifyRun(run_id, *info, stats);
+}
+
+Status StoreImpl::VerifyGlobalIndex(uint64_t expected_events) {
+  uint64_t position = 0;
+  for (;;) {
+    auto events = ReadGlobal(position, 1024);  // checks gaps, targets and positions
+    if (!events.ok()) return events.status();
+    if (events->empty()) break;
+    position = events->back().global_position();
+  }
+  if (position != expected_events) {
+    return Status::Corruption("the global index holds " + std::to_string(position) +
+                              " positions but the runs hold " + std::to_string(expected_events) +
+                              " events");
+  }
+  return Status::OK();
+}
+
+Status StoreImpl::VerifyAll(VerifyStats* stats) {
+  VerifyStats local;
+  VerifyStats* counts = stats != nullptr ? stats : &local;
+  auto cursor = backend_->NewCursor(Space::kRuns);
+  uint64_t total_events = 0;
+  for (cursor->Seek(""); cursor->Valid(); cursor->Next()) {
+    const std::string run_id(cursor->key());
+    RunInfo info;
+    Status status = DecodeRunMeta(cursor->value(), run_id, &info);
+    if (!status.ok()) return status;
+    status = VerifyRun(run_id, info, counts);
+    if (!status.ok()) return status;
+    total_events += info.head_sequence;
+  }
+  if (!cursor->status().ok()) return cursor->status();
+  // Events committed while we walked are counted by the index but not by us.
+  const uint64_t last = last_position_.load();
+  if (last == total_events) return VerifyGlobalIndex(total_events);
+  return Status::OK();
+}
+
+Result<std::string> StoreImpl::RunDigest(std::string_view run_id) {
+  auto info = GetRun(run_id);
+  if (!info.ok()) return info.status();
+  return std::string(kRunDigestPrefix) + std::string(run_id) + ":" +
+         std::to_string(info->head_sequence) + ":" + HexEncode(info->head_chain_hash);
+}
+
+Status StoreImpl::HeadAsOf(const RunInfo& info, uint64_t position, uint64_t* sequence,
+                           std::string* chain) {
+  if (info.head_position <= position) {
+    *sequence = info.head_sequence;
+    *chain = info.head_chain_hash;
+    return Status::OK();
+  }
+  // Positions increase with sequence inside a run: binary search for the
+  // last event at or before `position`.
+  uint64_t low = 1, high = info.head_sequence, found = 0;
+  std::string found_chain;
+  while (low <= high) {
+    const uint64_t middle = low + (high - low) / 2;
+    auto event = ReadChecked(info.run_id, middle);
+    if (!event.ok()) return event.status();
+    if (event->global_position() <= position) {
+      found = middle;
+      found_chain = std::string(event->chain_hash());
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
+  }
+  *sequence = found;
+  *chain = std::move(found_chain);
+  return Status::OK();
+}
+
+Result<std::string> StoreImpl::StoreRootAsOf(uint64_t position, uint64_t* run_count) {
+  std::vector<Hash> leaves;
+  auto cursor = backend_->NewCursor(Space::kRuns);
+  for (cursor->Seek(""); cursor->Valid(); cursor->Next()) {
+    const std::string run_id(cursor->key());
+    RunInfo info;
+    Status status = DecodeRunMeta(cursor->value(), run_id, &info);
+    if (!status.ok()) return status;
+    uint64_t sequence = 0;
+    std::string chain;
+    status = HeadAsOf(info, position, &sequence, &chain);
+    if (!status.ok()) return status;
+    if (sequence == 0) continue;  // the run did not exist yet
+    leaves.push_back(MerkleLeaf(run_id, sequence, chain));
+  }
+  if (!cursor->status().ok()) return cursor->status();
+  *run_count = leaves.size();
+  return std::string(HashView(MerkleRoot(std::move(leaves))));
+}
+
+Result<std::string> StoreImpl::StoreDigest() {
+  const uint64_t position = last_position_.load();
+  uint64_t runs = 0;
+  auto root = StoreRootAsOf(position, &runs);
+  if (!root.ok()) return root.status();
+  return std::string(kStoreDigestPrefix) + std::to_string(position) + ":" + std::to_string(runs) +
+         ":" + HexEncode(*root);
+}
+
+Status StoreImpl::VerifyAgainst(std::string_view digest, VerifyStats* stats) {
+  const std::string shown(digest.substr(0, 200));
+  auto bad = [&] {
+    return Status::InvalidArgument("\"" + shown + "\" is not an agentlog digest; expected " +
+                                   "agentlog-run-v1:RUN:SEQ:HEX or agentlog-store-v1:POS:RUNS:HEX");
+  };
+  const bool is_run = digest.starts_with(kRunDigestPrefix);
+  const bool is_store = digest.starts_with(kStoreDigestPrefix);
+  if (!is_run && !is_store) return bad();
+  std::string_view rest = digest.substr(is_run ? kRunDigestPrefix.size() : kStoreDigestPrefix.size());
+  const size_t hex_colon = rest.rfind(':');
+  if (hex_colon == std::string_view::npos) return bad();
+  auto expected = HexDecode(rest.substr(hex_colon + 1));
+  if (!expected || expected->size() != kHashBytes) return bad();
+  rest = rest.substr(0, hex_colon);
+  const size_t number_colon = rest.rfind(':');
+  if (number_colon == std::string_view::npos) return bad();
+  uint64_t number = 0;
+  if (!ParseNumber(rest.substr(number_colon + 1), &number)) return bad();
+  const std::string_view first = rest.substr(0, number_colon);
+
+  if (is_run) {
+    const std::string_view run_id = first;
+    Status status = ValidateName(run_id, "run id");
+    if (!status.ok()) return bad();
+    status = Verify(run_id, stats);
+    if (!status.ok()) return status;
+    if (number == 0) {
+      return *expected == std::string(kHashBytes, '\0')
+                 ? Status::OK()
+                 : Status::Corruption("digest of run \"" + std::string(run_id) + "\" at event 0 must be all zero");
+    }
+    auto event = ReadChecked(run_id, number);
+    if (event.status().IsNotFound()) {
+      return Status::Corruption("run \"" + std::string(run_id) + "\" no longer reaches event " +
+                                std::to_string(number) + " that the digest covers: its history was cut short");
+    }
+    if (!event.ok()) return event.status();
+    if (event->chain_hash() != *expected) {
+      return Status::Corruption(RecordName(run_id, number) + ": chain hash " + HexEncode(event->chain_hash()) +
+                                " differs from the digest's " + HexEncode(*expected) +
+                                ": the history up to it was rewritten");
+    }
+    return Status::OK();
+  }
+
+  uint64_t runs = 0;
+  if (!ParseNumber(first, &runs)) return bad();
+  const uint64_t position = runs, expected_runs = number;
+  if (position > last_position_.load()) {
+    return Status::Corruption("the digest covers global position " + std::to_string(position) +
+                              " but the store ends at " + std::to_string(last_position_.load()) +
+                              ": its history was cut short");
+  }
+  Status status = VerifyAll(stats);
+  if (!status.ok()) return status;
+  uint64_t run_count = 0;
+  auto root = StoreRootAsOf(position, &run_count);
+  if (!root.ok()) return root.status();
+  if (run_count != expected_runs || *root != *expected) {
+    return Status::Corruption("store root as of position " + std::to_string(position) + " is " +
+                              HexEncode(*root) + " over " + std::to_string(run_count) +
+                              " runs; the digest says " + HexEncode(*expected) + " over " +
+                              std::to_string(expected_runs) + " runs: the history was rewritten");
+  }
+  return Status::OK();
+}
+
+}  // namespace agentlog::internal

@@ -1,0 +1,100 @@
+// engine/subscription.cc: see engine/subscription.h.
+#include "engine/subscription.h"
+
+namespace agentlog::internal {
+
+SubscriptionCore::SubscriptionCore(Store* store, std::shared_ptr<CommitNotifier> notifier,
+                                   uint64_t after_position, SubscriptionCallback callback)
+    : store_(store), notifier_(std::move(notifier)), callback_(std::move(callback)),
+      position_(after_position) {}
+
+void SubscriptionCore::Start() {
+  std::lock_guard<std::mutex> lock(join_mu_);
+  thread_ = std::thread([this] { Run(); });
+}
+
+bool SubscriptionCore::StopRequested() {
+  std::lock_guard<std::mutex> lock(notifier_->mu);
+  return stop_;
+}
+
+void SubscriptionCore::Stop(Status status) {
+  {
+    std::lock_guard<std::mutex> lock(notifier_->mu);
+    stop_ = true;
+  }
+  notifier_->cv.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(join_mu_);
+    if (thread_.joinable()) {
+      // REQUIRES: not called from the callback (it would join itself).
+      AGENTLOG_ASSERT(thread_.get_id() != std::this_thread::get_id());
+      thread_.join();
+    }
+  }
+  std::lock_guard<std::mutex> lock(status_mu_);
+  if (status_.ok()) status_ = std::move(status);
+}
+
+Status SubscriptionCore::status() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  return status_;
+}
+
+void SubscriptionCore::Run() {
+  for (;;) {
+    if (StopRequested()) return;
+    auto events = store_->ReadGlobal(position_.load(), kSubscriptionReadBatch);
+    if (!events.ok()) {
+      std::lock_guard<std::mutex> lock(status_mu_);
+      status_ = events.status();
+      return;
+    }
+    for (const Event& event : *events) {
+      if (StopRequested()) return;
+      AGENTLOG_ASSERT(event.global_position() == position_.load() + 1);
+      Status status = callback_(event);
+      if (!status.ok()) {
+        std::lock_guard<std::mutex> lock(status_mu_);
+        status_ = std::move(status);
+        return;
+      }
+      position_.store(event.global_position());
+    }
+    if (events->size() == kSubscriptionReadBatch) continue;  // more to catch up on
+    std::unique_lock<std::mutex> lock(notifier_->mu);
+    notifier_->cv.wait(lock, [&] {
+      return stop_ || notifier_->closed || notifier_->last_position > position_.load();
+    });
+    if (stop_ || notifier_->closed) return;
+  }
+}
+
+}  // namespace agentlog::internal
+
+namespace agentlog::internal {
+
+Result<std::unique_ptr<Subscription>> StoreImpl::Subscribe(uint64_t after_position,
+                                                           SubscriptionCallback callback) {
+  if (!callback) return Status::InvalidArgument("Subscribe needs a callback");
+  std::shared_ptr<SubscriptionCore> core;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_ || closed_) return Status::Closed("the store is closed");
+    std::erase_if(subscriptions_, [](const std::weak_ptr<SubscriptionCore>& weak) {
+      auto core = weak.lock();
+      // A stopped core whose handle is gone, or whose thread ended, frees its slot.
+      return core == nullptr;
+    });
+    if (subscriptions_.size() >= options_.max_subscriptions) {
+      return Status::Busy(std::to_string(subscriptions_.size()) +
+                          " subscriptions are open (Options::max_subscriptions); cancel one first");
+    }
+    core = std::make_shared<SubscriptionCore>(this, notifier_, after_position, std::move(callback));
+    subscriptions_.push_back(core);
+    core->Start();
+  }
+  return std::unique_ptr<Subscription>(new SubscriptionHandle(core));
+}
+
+}  // namespace agentlog::internal

@@ -1,0 +1,207 @@
+// engine/validate.cc: input checks. Each refusal says which input, what was
+// expected, what was found, and what to do.
+#include "engine/validate.h"
+
+#include <cstring>
+
+#include "engine/assert.h"
+#include "engine/keys.h"
+
+namespace agentlog::internal {
+namespace {
+
+bool IsNameChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == ':' || c == '-';
+}
+
+std::string Printable(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 64)) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f && c != '"' && c != '\\') {
+      out.push_back(c);
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\x%02x", byte);
+      out += escaped;
+    }
+  }
+  if (text.size() > 64) out += "...";
+  return out;
+}
+
+Status ValidateField(std::string_view value, size_t limit, const std::string& what) {
+  if (value.size() > limit) {
+    return Status::LimitExceeded(what + " is " + std::to_string(value.size()) +
+                                 " bytes; the limit is " + std::to_string(limit));
+  }
+  if (value.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument(what + " contains a NUL byte");
+  }
+  return Status::OK();
+}
+
+void PutLengthPrefixed(std::string* out, std::string_view bytes) {
+  PutBigEndian64(out, bytes.size());
+  out->append(bytes);
+}
+
+// Verifies the payload as a FlatBuffer with root agentlog.fb.Event. The
+// FlatBuffers readers need 8-byte aligned input; a std::string's small
+// inline buffer may not be, so such a payload is checked from a copy.
+Status CheckPayload(const EventInput& input, const Options& limits, const std::string& what,
+                    PreparedEvent* prepared) {
+  const std::string& payload = input.payload;
+  if (payload.empty()) return Status::InvalidArgument(what + ": payload is empty");
+  if (payload.size() > limits.max_event_bytes) {
+    return Status::LimitExceeded(what + ": payload is " + std::to_string(payload.size()) +
+                                 " bytes; Options::max_event_bytes is " +
+                                 std::to_string(limits.max_event_bytes) +
+                                 "; store large outputs as artifacts");
+  }
+  std::string aligned_copy;
+  const char* data = payload.data();
+  if (reinterpret_cast<uintptr_t>(data) % 8 != 0) {
+    aligned_copy.reserve(payload.size() + 8);
+    aligned_copy = payload;
+    data = aligned_copy.data();
+  }
+  flatbuffers::Verifier::Options verifier_options;
+  verifier_options.max_depth = 32;
+  verifier_options.max_tables = 100000;
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(data), payload.size(),
+                                 verifier_options);
+  if (!fb::VerifyEventBuffer(verifier)) {
+    return Status::InvalidArgument(
+        what + ": payload is not a valid agentlog.fb.Event FlatBuffer (the verifier refused "
+               "it); build it with FlatBufferBuilder and FinishEventBuffer");
+  }
+  const fb::Event* event = fb::GetEvent(data);
+  const auto type = static_cast<EventType>(event->body_type());
+  if (type == 0 || event->body() == nullptr) {
+    return Status::InvalidArgument(what + ": payload has no body; set one of the event types "
+                                          "of schema/events.fbs");
+  }
+  if (type > kMaxKnownEventType && !limits.accept_unknown_event_types) {
+    return Status::InvalidArgument(
+        what + ": event type " + std::to_string(type) + " is unknown to this build (it knows 1.." +
+        std::to_string(kMaxKnownEventType) +
+        "); upgrade agentlog, or set Options::accept_unknown_event_types");
+  }
+  prepared->type = type;
+  if (type == fb::Body_LeaseAcquired) {
+    const fb::LeaseAcquired* lease = event->body_as_LeaseAcquired();
+    prepared->lease_epoch = lease->epoch();
+    prepared->lease_holder = lease->holder() ? lease->holder()->string_view() : std::string_view();
+    if (prepared->lease_holder.empty() || lease->epoch() == 0) {
+      return Status::InvalidArgument(what + ": LeaseAcquired needs a holder and an epoch >= 1");
+    }
+  } else if (type == fb::Body_LeaseReleased) {
+    const fb::LeaseReleased* lease = event->body_as_LeaseReleased();
+    prepared->lease_epoch = lease->epoch();
+    prepared->lease_holder = lease->holder() ? lease->holder()->string_view() : std::string_view();
+  }
+  // The lease holder view must outlive the copy: point it into the input.
+  if (!prepared->lease_holder.empty() && data != payload.data()) {
+    const size_t offset = static_cast<size_t>(prepared->lease_holder.data() - data);
+    prepared->lease_holder = std::string_view(payload.data() + offset, prepared->lease_holder.size());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ValidateName(std::string_view name, std::string_view what) {
+  if (name.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
+  if (name.size() > kMaxRunIdBytes) {
+    return Status::LimitExceeded(std::string(what) + " \"" + Printable(name) + "\" is " +
+                                 std::to_string(name.size()) + " bytes; the limit is " +
+                                 std::to_string(kMaxRunIdBytes));
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (!IsNameChar(name[i])) {
+      return Status::InvalidArgument(std::string(what) + " \"" + Printable(name) +
+                                     "\" has a byte not allowed at offset " + std::to_string(i) +
+                                     "; allowed: A-Z a-z 0-9 . _ : -");
+    }
+  }
+  return Status::OK();
+}
+
+Status ValidateAppend(std::string_view run_id, std::span<const EventInput> events,
+                      const AppendOptions& options, const Options& limits,
+                      std::vector<PreparedEvent>* prepared, Hash* request_hash) {
+  Status status = ValidateName(run_id, "run id");
+  if (!status.ok()) return status;
+  const std::string run_name = "run \"" + std::string(run_id) + "\"";
+  if (events.empty()) return Status::InvalidArgument(run_name + ": append of no events");
+  if (events.size() > limits.max_append_events) {
+    return Status::LimitExceeded(run_name + ": append of " + std::to_string(events.size()) +
+                                 " events; Options::max_append_events is " +
+                                 std::to_string(limits.max_append_events));
+  }
+  if (!options.session_id.empty()) {
+    status = ValidateName(options.session_id, "session id");
+    if (!status.ok()) return status;
+  }
+  if (options.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
+    return Status::LimitExceeded(run_name + ": idempotency key is " +
+                                 std::to_string(options.idempotency_key.size()) +
+                                 " bytes; the limit is " + std::to_string(kMaxIdempotencyKeyBytes));
+  }
+  if (options.idempotency_key.find('\0') != std::string::npos) {
+    return Status::InvalidArgument(run_name + ": idempotency key contains a NUL byte");
+  }
+  if (options.durability != Durability::kSync && options.durability != Durability::kBuffered) {
+    return Status::InvalidArgument(run_name + ": unknown durability " +
+                                   std::to_string(static_cast<int>(options.durability)));
+  }
+  size_t total_bytes = 0;
+  prepared->clear();
+  prepared->reserve(events.size());
+  std::string request;  // canonical bytes an idempotent repeat must match
+  PutLengthPrefixed(&request, run_id);
+  for (size_t i = 0; i < events.size(); ++i) {
+    const EventInput& input = events[i];
+    const std::string what = run_name + " append event " + std::to_string(i + 1) + " of " +
+                             std::to_string(events.size());
+    total_bytes += input.payload.size();
+    if (total_bytes > limits.max_append_bytes) {
+      return Status::LimitExceeded(run_name + ": append carries more than " +
+                                   std::to_string(limits.max_append_bytes) +
+                                   " payload bytes (Options::max_append_bytes); split it");
+    }
+    for (const auto& [value, name] : {std::pair{std::string_view(input.turn_id), "turn id"},
+                                      std::pair{std::string_view(input.step_id), "step id"},
+                                      std::pair{std::string_view(input.actor_id), "actor id"}}) {
+      status = ValidateField(value, kMaxIdBytes, what + ": " + name);
+      if (!status.ok()) return status;
+    }
+    if (static_cast<uint8_t>(input.actor_kind) > static_cast<uint8_t>(ActorKind::kTool)) {
+      return Status::InvalidArgument(what + ": unknown actor kind " +
+                                     std::to_string(static_cast<int>(input.actor_kind)));
+    }
+    if (input.schema_version == 0) {
+      return Status::InvalidArgument(what + ": schema version 0; use kEventSchemaVersion");
+    }
+    PreparedEvent event;
+    event.input = &input;
+    status = CheckPayload(input, limits, what, &event);
+    if (!status.ok()) return status;
+    event.payload_hash = Sha256(input.payload);
+    request.append(HashView(event.payload_hash));
+    PutLengthPrefixed(&request, input.turn_id);
+    PutLengthPrefixed(&request, input.step_id);
+    PutBigEndian64(&request, input.causation);
+    request.push_back(static_cast<char>(input.actor_kind));
+    PutLengthPrefixed(&request, input.actor_id);
+    PutBigEndian64(&request, input.schema_version);
+    prepared->push_back(event);
+  }
+  *request_hash = Sha256(request);
+  AGENTLOG_ASSERT(prepared->size() == events.size());
+  return Status::OK();
+}
+
+}  // namespace agentlog::internal

@@ -1,0 +1,39 @@
+// engine/validate.h: every input is checked before anything is written.
+#ifndef AGENTLOG_ENGINE_VALIDATE_H_
+#define AGENTLOG_ENGINE_VALIDATE_H_
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agentlog/event.h"
+#include "agentlog/options.h"
+#include "agentlog/status.h"
+#include "engine/crypto.h"
+
+namespace agentlog::internal {
+
+// [A-Za-z0-9._:-]{1,kMaxRunIdBytes}. `what` is "run id" or "session id".
+Status ValidateName(std::string_view name, std::string_view what);
+
+// An event after validation: its type and payload hash, computed by the
+// caller's thread so the committer does only what needs ordering.
+struct PreparedEvent {
+  const EventInput* input = nullptr;
+  EventType type = 0;
+  Hash payload_hash{};
+  // Lease events carry what the committer must check against the run.
+  uint64_t lease_epoch = 0;
+  std::string_view lease_holder;
+};
+
+// Checks an append's run id, options and events against `limits`; fills
+// *prepared and *request_hash (what an idempotent repeat must match).
+Status ValidateAppend(std::string_view run_id, std::span<const EventInput> events,
+                      const AppendOptions& options, const Options& limits,
+                      std::vector<PreparedEvent>* prepared, Hash* request_hash);
+
+}  // namespace agentlog::internal
+
+#endif  // AGENTLOG_ENGINE_VALIDATE_H_

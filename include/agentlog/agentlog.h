@@ -1,0 +1,11 @@
+// agentlog/agentlog.h: the whole public API in one include.
+#ifndef AGENTLOG_AGENTLOG_H_
+#define AGENTLOG_AGENTLOG_H_
+
+#include "agentlog/clock.h"
+#include "agentlog/event.h"
+#include "agentlog/options.h"
+#include "agentlog/status.h"
+#include "agentlog/store.h"
+
+#endif  // AGENTLOG_AGENTLOG_H_

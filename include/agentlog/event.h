@@ -1,0 +1,93 @@
+// agentlog/event.h: what a caller appends and what a reader gets back.
+//
+// A payload is a FlatBuffer whose root is agentlog.fb.Event (schema/events.fbs,
+// installed as agentlog/events_generated.h). The store wraps it in an envelope
+// (run, sequence, global position, time, chain hash; see
+// engine/record_format.md) and never changes its bytes.
+#ifndef AGENTLOG_EVENT_H_
+#define AGENTLOG_EVENT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "agentlog/events_generated.h"
+
+namespace agentlog {
+
+namespace fb {
+struct Record;
+}  // namespace fb
+
+// The payload schema version this build writes and reads. Bumped when an
+// event's meaning changes (with an upcaster, a later feature).
+constexpr uint16_t kEventSchemaVersion = 1;
+
+// Stored as a byte: never renumber.
+enum class ActorKind : uint8_t { kAgent = 0, kUser = 1, kSystem = 2, kTool = 3 };
+
+// Event type numbers are the schema's union positions (fb::Body).
+using EventType = uint16_t;
+
+// "ToolFailed" for a known type, "unknown(57)" otherwise.
+std::string EventTypeName(EventType type);
+// The highest event type this build knows.
+constexpr EventType kMaxKnownEventType = static_cast<EventType>(fb::Body_MAX);
+
+// One event to append.
+struct EventInput {
+  // REQUIRES: a FlatBuffer with root agentlog.fb.Event and a body set.
+  std::string payload;
+  std::string turn_id;    // the turn it belongs to, if any (<= kMaxIdBytes)
+  std::string step_id;    // the step it belongs to, if any (<= kMaxIdBytes)
+  uint64_t causation = 0; // sequence of the event that caused it; 0: none
+  ActorKind actor_kind = ActorKind::kAgent;
+  std::string actor_id;   // who, within actor_kind (<= kMaxIdBytes)
+  uint16_t schema_version = kEventSchemaVersion;
+};
+
+// One stored event, checked when it was read. Owns its bytes; every
+// string_view it returns lives as long as the Event. Cheap to move.
+class Event {
+ public:
+  // REQUIRES: frame passed every read check (engine/record_codec.cc).
+  explicit Event(std::string frame) : frame_(std::move(frame)) {}
+
+  std::string_view run_id() const;
+  uint64_t sequence() const;
+  uint64_t global_position() const;
+  int64_t timestamp_us() const;
+  EventType type() const;
+  std::string type_name() const { return EventTypeName(type()); }
+  uint16_t schema_version() const;
+  std::string_view turn_id() const;
+  std::string_view step_id() const;
+  uint64_t causation() const;
+  std::string_view idempotency_key() const;
+  ActorKind actor_kind() const;
+  std::string_view actor_id() const;
+  // SHA-256 of the payload bytes (32 bytes), kept even if the payload is removed.
+  std::string_view payload_hash() const;
+  // The chain hash of this record (32 bytes).
+  std::string_view chain_hash() const;
+  // True when retention or redaction removed the payload (a later feature).
+  bool payload_removed() const;
+  // The payload bytes exactly as appended; empty if removed.
+  std::string_view payload() const;
+  // A zero-copy view of the payload; nullptr if removed. For a type this
+  // build does not know, body_type() is that number and the typed
+  // accessors (body_as_X) return nullptr.
+  const fb::Event* body() const;
+  // The whole stored frame, for export and audits.
+  std::string_view frame() const { return frame_; }
+  // The stored envelope as a FlatBuffers view (schema/record.fbs).
+  const fb::Record* record() const;
+
+ private:
+  std::string frame_;  // checked frame: header, then a Record FlatBuffer
+};
+
+}  // namespace agentlog
+
+#endif  // AGENTLOG_EVENT_H_

@@ -1,0 +1,207 @@
+// agentlog/store.h: the durable, verified, append-only log of agent runs.
+//
+// A Store holds runs. A run's events are numbered 1, 2, 3, ... with no gaps;
+// every committed event also gets a store-wide global position that
+// increases in commit order. Records are never rewritten. Every read checks
+// the record's checksum and envelope and returns Corruption (naming the run
+// and sequence) rather than damaged data. Verify walks the cryptographic
+// chain of a run and proves no record was edited, dropped or reordered.
+//
+// Thread safety: every method may be called concurrently from any thread.
+// Lifetime: destroying the Store closes it (see Close).
+#ifndef AGENTLOG_STORE_H_
+#define AGENTLOG_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agentlog/event.h"
+#include "agentlog/options.h"
+#include "agentlog/status.h"
+
+namespace agentlog {
+
+// A coarse run status kept in the runs index, derived from event types by a
+// fixed table (engine/run_status.cc). Stored as a byte: never renumber.
+enum class RunStatus : uint8_t {
+  kCreated = 0,           // TurnStarted, or a run whose events set no status
+  kPlanned = 1,           // TurnPlanned, PlanRevised
+  kAwaitingApproval = 2,  // ApprovalRequested
+  kRunning = 3,           // ToolStarted, ApprovalGranted/Denied, RetryScheduled, RunResumed
+  kPaused = 4,            // RunPaused
+  kCompleted = 5,         // TurnCompleted
+  kFailed = 6,            // TurnFailed
+};
+std::string_view RunStatusName(RunStatus status);  // "awaiting_approval"
+// Parses a RunStatusName; nullopt if unknown.
+std::optional<RunStatus> ParseRunStatus(std::string_view name);
+
+// A run's metadata, from the runs index.
+struct RunInfo {
+  std::string run_id;
+  uint64_t head_sequence = 0;    // the last event's sequence
+  std::string head_chain_hash;   // its chain hash (32 bytes)
+  uint64_t head_position = 0;    // its global position
+  RunStatus status = RunStatus::kCreated;
+  std::string session_id;        // empty: none
+  std::string parent_run_id;     // empty: not a fork
+  uint64_t fork_sequence = 0;    // the parent's last shared event
+  int64_t created_us = 0;        // the first event's timestamp
+  int64_t last_event_us = 0;     // the last event's timestamp
+  std::string lease_holder;      // empty: no lease taken yet
+  uint64_t lease_epoch = 0;      // 0: no lease taken yet
+};
+
+struct AppendResult {
+  uint64_t first_sequence = 0;
+  uint64_t last_sequence = 0;
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+  // True when the idempotency key was already recorded: these are the first
+  // append's numbers and nothing was written.
+  bool replayed = false;
+};
+
+struct ReadOptions {
+  uint64_t from_sequence = 1;           // inclusive
+  uint64_t to_sequence = UINT64_MAX;    // inclusive
+  size_t limit = 1000;                  // at most kMaxReadLimit
+  bool reverse = false;                 // newest first, starting at to_sequence
+};
+constexpr size_t kMaxReadLimit = 100000;
+
+struct RunFilter {
+  std::optional<RunStatus> status;      // only runs in this status
+  std::string session_id;               // only runs of this session (empty: any)
+  std::string after_run_id;             // page after this id (exclusive)
+  size_t limit = 1000;                  // at most kMaxReadLimit
+};
+
+struct VerifyStats {
+  uint64_t runs = 0;
+  uint64_t events = 0;
+  uint64_t removed_payloads = 0;  // records whose payload was removed by policy
+};
+
+// A live feed of committed events in global order. Destroying it cancels it.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+  // Stops delivery and waits for the callback in flight, if any. Idempotent.
+  // REQUIRES: not called from inside the callback.
+  virtual void Cancel() = 0;
+  // The global position of the last event delivered (the resume cursor).
+  virtual uint64_t position() const = 0;
+  // OK while running or after Cancel; the error that stopped it otherwise
+  // (the callback's own, a Corruption, or Closed when the store closed).
+  virtual Status status() const = 0;
+};
+
+// Called on the subscription's own thread, one event at a time, in global
+// order, with no gap and no duplicate. A non-OK return stops the
+// subscription with that status.
+using SubscriptionCallback = std::function<Status(const Event&)>;
+
+class Store {
+ public:
+  // Opens (or creates, per options) the store in directory `path`.
+  // Errors: InvalidArgument (options, e.g. no clock; a store that exists with
+  // error_if_exists), NotFound (no store and !create_if_missing), IOError,
+  // Corruption (the store's own metadata is damaged).
+  static Result<std::unique_ptr<Store>> Open(const Options& options, const std::string& path);
+
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  // Closes the store if it is open; an error from that close is dropped.
+  virtual ~Store() = default;
+
+  // Waits for queued appends, stops subscriptions (they end with Closed),
+  // flushes and closes the database. Later calls return Closed.
+  virtual Status Close() = 0;
+
+  // Appends `events` to run `run_id`, all or nothing: the run is created by
+  // its first append. On success the events have sequences
+  // first_sequence..last_sequence and consecutive global positions, and are
+  // as durable as options.durability says.
+  // Errors (nothing is written by any of them):
+  //   InvalidArgument  bad run id, empty events, a payload that fails the
+  //                    FlatBuffers verifier, no body, unknown event type,
+  //                    a lease event out of order, session mismatch;
+  //   LimitExceeded    a size limit of Options or kMax* above;
+  //   Conflict         expected_head differs from the run's head, or the
+  //                    idempotency key was used for other events or another run;
+  //   Fenced           lease_epoch is not the run's current epoch;
+  //   IOError          the write failed; the store then refuses further
+  //                    appends until it is reopened;
+  //   Closed           the store is closed.
+  virtual Result<AppendResult> Append(std::string_view run_id, std::span<const EventInput> events,
+                                      const AppendOptions& options) = 0;
+
+  // One event. Errors: NotFound, Corruption (names run and sequence).
+  virtual Result<Event> ReadEvent(std::string_view run_id, uint64_t sequence) = 0;
+
+  // A run's events in [from_sequence, to_sequence], at most `limit` of them,
+  // ascending (or descending if reverse). An unknown run gives NotFound;
+  // an empty range gives an empty vector. Errors: InvalidArgument, Corruption.
+  virtual Result<std::vector<Event>> ReadRun(std::string_view run_id,
+                                             const ReadOptions& options) = 0;
+
+  // A run's metadata. Errors: NotFound, Corruption, InvalidArgument.
+  virtual Result<RunInfo> GetRun(std::string_view run_id) = 0;
+
+  // Runs in run-id order matching `filter`. Errors: InvalidArgument, Corruption.
+  virtual Result<std::vector<RunInfo>> ListRuns(const RunFilter& filter) = 0;
+
+  // Committed events with global position > after_position, ascending, at
+  // most `limit` (<= kMaxReadLimit). Errors: Corruption.
+  virtual Result<std::vector<Event>> ReadGlobal(uint64_t after_position, size_t limit) = 0;
+
+  // The global position of the last committed event (0: none).
+  virtual uint64_t LastPosition() const = 0;
+
+  // Blocks until an event with position > after_position is committed, the
+  // timeout passes or the store closes; returns LastPosition() then.
+  virtual uint64_t WaitForPosition(uint64_t after_position, int64_t timeout_ms) = 0;
+
+  // Delivers every committed event with position > after_position, then each
+  // new one as it commits, to `callback` on a thread of its own. To resume
+  // after a restart, pass the last position the callback processed.
+  // Errors: Busy (Options::max_subscriptions open), Closed.
+  virtual Result<std::unique_ptr<Subscription>> Subscribe(uint64_t after_position,
+                                                          SubscriptionCallback callback) = 0;
+
+  // Walks run `run_id` from sequence 1: checks every frame, the payload
+  // hashes, the chain and the recorded head. OK, or Corruption naming the
+  // first bad record. Errors: NotFound, InvalidArgument.
+  virtual Status Verify(std::string_view run_id, VerifyStats* stats = nullptr) = 0;
+
+  // Verify for every run, plus the global index (every position points at
+  // the event that holds it). Stops at the first Corruption.
+  virtual Status VerifyAll(VerifyStats* stats = nullptr) = 0;
+
+  // A short value to keep: "agentlog-run-v1:RUN:SEQ:HEX" (the chain hash of
+  // the run's head). Errors: NotFound, Corruption.
+  virtual Result<std::string> RunDigest(std::string_view run_id) = 0;
+
+  // "agentlog-store-v1:POSITION:RUNS:HEX", a Merkle root over every run's
+  // head as of global position POSITION (engine/record_format.md).
+  virtual Result<std::string> StoreDigest() = 0;
+
+  // Proves that the history a digest covers is still there, unchanged:
+  // verifies the chains it covers and recomputes the digest's value as of
+  // its sequence or position. Later appends do not break it; an edit, a cut
+  // or a rewrite of that history does (Corruption). Errors: InvalidArgument
+  // (not a digest), NotFound (the run is gone), Corruption.
+  virtual Status VerifyAgainst(std::string_view digest, VerifyStats* stats = nullptr) = 0;
+};
+
+}  // namespace agentlog
+
+#endif  // AGENTLOG_STORE_H_
