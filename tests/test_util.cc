@@ -1,0 +1,117 @@
+// tests/test_util.cc: see tests/test_util.h.
+#include "test_util.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "engine/store_impl.h"
+
+namespace agentlog::testing {
+
+namespace {
+std::string Finish(flatbuffers::FlatBufferBuilder& builder, fb::Body type,
+                   flatbuffers::Offset<void> body) {
+  builder.Finish(fb::CreateEvent(builder, type, body));
+  return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
+}
+}  // namespace
+
+TempDir::TempDir() {
+  static std::atomic<int> counter{0};
+  std::random_device random;
+  path_ = (std::filesystem::temp_directory_path() /
+           ("agentlog_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
+            std::to_string(random())))
+              .string();
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code error;
+  std::filesystem::remove_all(path_, error);
+}
+
+std::string MessagePayload(const std::string& role, const std::string& text) {
+  flatbuffers::FlatBufferBuilder builder;
+  auto body = fb::CreateMessageAppendedDirect(builder, role.c_str(), text.c_str());
+  return Finish(builder, fb::Body_MessageAppended, body.Union());
+}
+
+std::string TurnStartedPayload(const std::string& message) {
+  flatbuffers::FlatBufferBuilder builder;
+  auto body = fb::CreateTurnStartedDirect(builder, message.c_str(), message.c_str());
+  return Finish(builder, fb::Body_TurnStarted, body.Union());
+}
+
+std::string ToolStartedPayload(const std::string& tool, const std::string& arguments_json) {
+  flatbuffers::FlatBufferBuilder builder;
+  auto body = fb::CreateToolStartedDirect(builder, tool.c_str(), arguments_json.c_str(), "", 1);
+  return Finish(builder, fb::Body_ToolStarted, body.Union());
+}
+
+std::string ToolFailedPayload(const std::string& error, bool retryable, uint32_t attempt) {
+  flatbuffers::FlatBufferBuilder builder;
+  auto body = fb::CreateToolFailedDirect(builder, error.c_str(), retryable, attempt);
+  return Finish(builder, fb::Body_ToolFailed, body.Union());
+}
+
+std::string LeaseAcquiredPayload(const std::string& holder, uint64_t epoch) {
+  flatbuffers::FlatBufferBuilder builder;
+  auto body = fb::CreateLeaseAcquiredDirect(builder, holder.c_str(), epoch, 30000);
+  return Finish(builder, fb::Body_LeaseAcquired, body.Union());
+}
+
+std::string LeaseReleasedPayload(const std::string& holder, uint64_t epoch) {
+  flatbuffers::FlatBufferBuilder builder;
+  auto body = fb::CreateLeaseReleasedDirect(builder, holder.c_str(), epoch);
+  return Finish(builder, fb::Body_LeaseReleased, body.Union());
+}
+
+std::string StatusPayload(fb::Body type) {
+  // Every table in the catalogue may be empty: start and end a table of no fields.
+  flatbuffers::FlatBufferBuilder builder;
+  const auto start = builder.StartTable();
+  const flatbuffers::Offset<void> body(builder.EndTable(start));
+  return Finish(builder, type, body);
+}
+
+EventInput Input(std::string payload, std::string step_id) {
+  EventInput input;
+  input.payload = std::move(payload);
+  input.step_id = std::move(step_id);
+  input.actor_kind = ActorKind::kAgent;
+  input.actor_id = "test-agent";
+  return input;
+}
+
+EventInput Message(const std::string& text) { return Input(MessagePayload("user", text)); }
+
+std::unique_ptr<Store> OpenStore(const std::string& dir, Clock* clock, Options options) {
+  options.clock = clock;
+  auto store = Store::Open(options, dir);
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+AppendResult AppendMessage(Store& store, const std::string& run_id, const std::string& text,
+                           Durability durability) {
+  EventInput input = Message(text);
+  AppendOptions options;
+  options.durability = durability;
+  auto result = store.Append(run_id, std::span(&input, 1), options);
+  INFO(result.status().ToString());
+  REQUIRE(result.ok());
+  return *result;
+}
+
+internal::Backend& BackendOf(Store& store) {
+  auto* impl = dynamic_cast<internal::StoreImpl*>(&store);
+  REQUIRE(impl != nullptr);
+  return *impl->backend_for_testing();
+}
+
+}  // namespace agentlog::testing

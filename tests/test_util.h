@@ -1,0 +1,55 @@
+// tests/test_util.h: helpers shared by the tests: temporary store
+// directories, payload builders for common events, and a store opened with
+// a ManualClock.
+#ifndef AGENTLOG_TESTS_TEST_UTIL_H_
+#define AGENTLOG_TESTS_TEST_UTIL_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agentlog/agentlog.h"
+#include "engine/backend.h"
+
+namespace agentlog::testing {
+
+// A fresh directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Payload builders: each returns a finished agentlog.fb.Event FlatBuffer.
+std::string MessagePayload(const std::string& role, const std::string& text);
+std::string TurnStartedPayload(const std::string& message);
+std::string ToolStartedPayload(const std::string& tool, const std::string& arguments_json);
+std::string ToolFailedPayload(const std::string& error, bool retryable, uint32_t attempt);
+std::string LeaseAcquiredPayload(const std::string& holder, uint64_t epoch);
+std::string LeaseReleasedPayload(const std::string& holder, uint64_t epoch);
+std::string StatusPayload(agentlog::fb::Body type);  // a body of `type` with no fields
+
+EventInput Input(std::string payload, std::string step_id = "");
+EventInput Message(const std::string& text);  // Input(MessagePayload("user", text))
+
+// A store in `dir` with `clock` (and otherwise default options); REQUIREs success.
+std::unique_ptr<Store> OpenStore(const std::string& dir, Clock* clock, Options options = Options());
+
+// Appends one message event; REQUIREs success.
+AppendResult AppendMessage(Store& store, const std::string& run_id, const std::string& text,
+                           Durability durability = Durability::kBuffered);
+
+// The store's backend, for tests that damage it on purpose.
+internal::Backend& BackendOf(Store& store);
+
+}  // namespace agentlog::testing
+
+#endif  // AGENTLOG_TESTS_TEST_UTIL_H_
