@@ -103,6 +103,9 @@ struct BackendOptions {
   size_t block_cache_bytes = size_t{64} << 20;
 };
 
+// An in-memory backend (engine/memory_backend.cc), for tests of the seam.
+std::unique_ptr<Backend> NewMemoryBackend();
+
 // The RocksDB backend: one database, one column family per Space.
 Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& options,
                                                     const std::string& path);

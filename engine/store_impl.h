@@ -40,6 +40,11 @@ struct CommitNotifier {
   bool closed GUARDED_BY(mu) = false;
 };
 
+// Opens a store on any backend (tests use NewMemoryBackend()); Store::Open
+// is this on the RocksDB backend. `created`: the backend was empty before.
+Result<std::unique_ptr<Store>> OpenStoreOnBackend(const Options& options,
+                                                  std::unique_ptr<Backend> backend, bool created);
+
 // Bounds (TigerBeetle-style: every cache has one).
 constexpr size_t kMaxCachedRuns = 100000;
 
@@ -105,7 +110,7 @@ class StoreImpl final : public Store {
 
   Result<Event> ReadChecked(std::string_view run_id, uint64_t sequence);
   Status VerifyRun(std::string_view run_id, const RunInfo& info, VerifyStats* stats);
-  Status VerifyGlobalIndex(uint64_t expected_events);
+  Status VerifyGlobalIndex(uint64_t through_position, uint64_t expected_events);
   // The run's head (sequence, chain) as of a global position; exists=false
   // if the run had no event then.
   Status HeadAsOf(const RunInfo& info, uint64_t position, uint64_t* sequence, std::string* chain);

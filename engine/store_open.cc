@@ -12,9 +12,9 @@ namespace {
 constexpr std::string_view kFormatMarkerKey = "agentlog.format";
 constexpr std::string_view kFormatVersion = "1";
 constexpr size_t kMaxEventBytesCeiling = size_t{64} << 20;
-}  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::string& path) {
+// Checked before anything is opened or created.
+Status ValidateOptions(const Options& options) {
   if (options.clock == nullptr) {
     return Status::InvalidArgument(
         "Options::clock is null; pass agentlog::SystemClock() or a ManualClock");
@@ -25,6 +25,14 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::st
     return Status::InvalidArgument(
         "Options: every limit must be at least 1, and max_event_bytes at most 64 MiB");
   }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::string& path) {
+  Status valid = ValidateOptions(options);
+  if (!valid.ok()) return valid;
   if (path.empty()) return Status::InvalidArgument("store path is empty");
   internal::BackendOptions backend_options;
   backend_options.create_if_missing = options.create_if_missing;
@@ -35,13 +43,20 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::st
   const bool existed = std::filesystem::exists(std::filesystem::path(path) / "CURRENT", error);
   auto backend = internal::OpenRocksDbBackend(backend_options, path);
   if (!backend.ok()) return backend.status();
-  auto store = std::make_unique<internal::StoreImpl>(options, std::move(backend).value());
-  Status status = store->Start(!existed);
-  if (!status.ok()) return status;
-  return std::unique_ptr<Store>(std::move(store));
+  return internal::OpenStoreOnBackend(options, std::move(backend).value(), !existed);
 }
 
 namespace internal {
+
+Result<std::unique_ptr<Store>> OpenStoreOnBackend(const Options& options,
+                                                  std::unique_ptr<Backend> backend, bool created) {
+  Status valid = ValidateOptions(options);
+  if (!valid.ok()) return valid;
+  auto store = std::make_unique<StoreImpl>(options, std::move(backend));
+  Status status = store->Start(created);
+  if (!status.ok()) return status;
+  return std::unique_ptr<Store>(std::move(store));
+}
 
 StoreImpl::StoreImpl(const Options& options, std::unique_ptr<Backend> backend)
     : options_(options), backend_(std::move(backend)),
