@@ -32,31 +32,38 @@ Result<AppendResult> StoreImpl::Append(std::string_view run_id, std::span<const 
   }
   queue_.push_back(&append);
   AGENTLOG_ASSERT(queue_.size() <= options_.max_queued_appends);
-  queue_cv_.notify_one();
-  append.cv.wait(lock, [&] { return append.done; });
+  append.cv.wait(lock, [&] {
+    return append.done || (!committing_ && !queue_.empty() && queue_.front() == &append);
+  });
+  if (!append.done) LeadCommit(lock);
+  AGENTLOG_ASSERT(append.done);
   if (!append.status.ok()) return append.status;
   return append.result;
 }
 
-void StoreImpl::CommitLoop() {
+void StoreImpl::LeadCommit(std::unique_lock<std::mutex>& lock) {
+  AGENTLOG_ASSERT(lock.owns_lock());
+  AGENTLOG_ASSERT(!committing_);
+  committing_ = true;
   std::vector<PendingAppend*> group;
-  group.reserve(options_.max_commit_batch_appends);
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty()) {
-        AGENTLOG_ASSERT(closing_);
-        return;  // closing, and every queued append has been answered
-      }
-      while (!queue_.empty() && group.size() < options_.max_commit_batch_appends) {
-        group.push_back(queue_.front());
-        queue_.pop_front();
-      }
-    }
-    space_cv_.notify_all();
-    CommitGroupOf(group);
-    group.clear();
+  group.reserve(std::min(queue_.size(), options_.max_commit_batch_appends));
+  while (!queue_.empty() && group.size() < options_.max_commit_batch_appends) {
+    group.push_back(queue_.front());
+    queue_.pop_front();
+  }
+  lock.unlock();
+  space_cv_.notify_all();
+  CommitGroupOf(group);
+  lock.lock();
+  for (PendingAppend* append : group) {
+    append->done = true;
+    append->cv.notify_one();
+  }
+  committing_ = false;
+  if (!queue_.empty()) {
+    queue_.front()->cv.notify_one();  // the next committer
+  } else {
+    idle_cv_.notify_all();
   }
 }
 
@@ -112,11 +119,6 @@ void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
     }
   }
 
-  std::lock_guard<std::mutex> lock(mu_);
-  for (PendingAppend* append : pending) {
-    append->done = true;
-    append->cv.notify_one();
-  }
 }
 
 Status StoreImpl::LoadRun(std::string_view run_id, CommitGroup* group, RunInfo* info,

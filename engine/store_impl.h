@@ -1,16 +1,21 @@
 // engine/store_impl.h: the Store on top of a Backend.
 //
 // Append path: the caller's thread validates and hashes its events
-// (engine/validate.cc), then queues the append and waits. One committer
-// thread takes every queued append (up to max_commit_batch_appends), checks
-// each against its run (idempotency, expected head, lease), assigns
-// sequences, global positions and times, frames and chains the records, and
-// writes the whole group as ONE atomic backend write with ONE fsync if any
-// append asked for kSync (group commit). Then it wakes exactly the appenders
-// it committed and the subscribers.
+// (engine/validate.cc), then joins the commit queue. The appender at the
+// front of the queue, when no commit is in progress, becomes the committer
+// (LevelDB's writer queue): it takes every queued append (up to
+// max_commit_batch_appends), checks each against its run (idempotency,
+// expected head, lease), assigns sequences, global positions and times,
+// frames and chains the records, and writes the whole group as ONE atomic
+// backend write with ONE fsync if any append asked for kSync (group commit).
+// Then it wakes exactly the appenders it committed, hands the front of the
+// queue the next turn, and wakes the subscribers. A lone appender commits on
+// its own thread, with no hand-off; under load, the appends that queue up
+// during one fsync share the next.
 //
-// INVARIANT: only the committer thread assigns sequences and positions and
-// touches run_cache_, so run heads and positions need no lock.
+// INVARIANT: only the appender holding the committer role (committing_)
+// assigns sequences and positions and touches run_cache_ and
+// last_timestamp_us_, so run heads and positions need no further lock.
 #ifndef AGENTLOG_ENGINE_STORE_IMPL_H_
 #define AGENTLOG_ENGINE_STORE_IMPL_H_
 
@@ -53,7 +58,7 @@ class StoreImpl final : public Store {
   StoreImpl(const Options& options, std::unique_ptr<Backend> backend);
   ~StoreImpl() override;
 
-  // Reads the store's marker and last position; starts the committer.
+  // Reads the store's marker, last position and last timestamp.
   Status Start(bool created);
 
   Status Close() override;
@@ -100,7 +105,9 @@ class StoreImpl final : public Store {
     bool sync = false;
   };
 
-  void CommitLoop();
+  // Takes a group from the queue, commits it and answers it.
+  // REQUIRES: mu_ held by `lock`, committing_ just set by this thread.
+  void LeadCommit(std::unique_lock<std::mutex>& lock);
   void CommitGroupOf(std::vector<PendingAppend*>& group);
   // Checks one append against its run and stages it into `group`; on error
   // nothing of it is staged.
@@ -123,16 +130,16 @@ class StoreImpl final : public Store {
   std::atomic<uint64_t> last_position_{0};
 
   std::mutex mu_;
-  std::condition_variable queue_cv_;  // committer waits for work
   std::condition_variable space_cv_;  // appenders wait for queue room
+  std::condition_variable idle_cv_;   // Close waits for the queue to drain
   std::deque<PendingAppend*> queue_ GUARDED_BY(mu_);
+  bool committing_ GUARDED_BY(mu_) = false;  // an appender holds the committer role
   bool closing_ GUARDED_BY(mu_) = false;
   bool closed_ GUARDED_BY(mu_) = false;
   Status write_failure_ GUARDED_BY(mu_);  // set once a write fails: no more appends
   std::vector<std::weak_ptr<SubscriptionCore>> subscriptions_ GUARDED_BY(mu_);
-  std::thread committer_;
 
-  // Committer thread only.
+  // The committer role only (see committing_).
   std::unordered_map<std::string, RunInfo> run_cache_;
   int64_t last_timestamp_us_ = 0;
 };

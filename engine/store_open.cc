@@ -105,7 +105,6 @@ Status StoreImpl::Start(bool created) {
     std::lock_guard<std::mutex> lock(notifier_->mu);
     notifier_->last_position = position;
   }
-  committer_ = std::thread([this] { CommitLoop(); });
   return Status::OK();
 }
 
@@ -118,9 +117,12 @@ Status StoreImpl::Close() {
     }
     closing_ = true;
   }
-  queue_cv_.notify_all();
   space_cv_.notify_all();
-  if (committer_.joinable()) committer_.join();
+  {
+    // Appends already queued are still committed and answered.
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_cv_.wait(lock, [&] { return queue_.empty() && !committing_; });
+  }
   Status status = StopSubscriptions();
   Status backend_status = backend_->Close();
   {
