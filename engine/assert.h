@@ -9,14 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 
-#if defined(__clang__)
-#define AGENTLOG_THREAD_ANNOTATION(x) __attribute__((x))
-#else
-#define AGENTLOG_THREAD_ANNOTATION(x)
-#endif
-#define GUARDED_BY(x) AGENTLOG_THREAD_ANNOTATION(guarded_by(x))
-#define REQUIRES_LOCK(...) AGENTLOG_THREAD_ANNOTATION(requires_capability(__VA_ARGS__))
-
 namespace agentlog::internal {
 [[noreturn]] inline void AssertFailed(const char* condition, const char* file, int line) {
   std::fprintf(stderr, "agentlog: invariant broken: %s at %s:%d\n", condition, file, line);

@@ -82,6 +82,24 @@ class Cursor {
   virtual Status status() const = 0;
 };
 
+// A cursor that is never valid and reports `status` (e.g. Closed).
+class ErrorCursor final : public Cursor {
+ public:
+  explicit ErrorCursor(Status status) : status_(std::move(status)) {}
+  void Seek(std::string_view) override {}
+  void SeekForPrev(std::string_view) override {}
+  void SeekToLast() override {}
+  bool Valid() const override { return false; }
+  void Next() override {}
+  void Prev() override {}
+  std::string_view key() const override { return {}; }
+  std::string_view value() const override { return {}; }
+  Status status() const override { return status_; }
+
+ private:
+  Status status_;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -90,7 +108,8 @@ class Backend {
   // All of `writes` or none. With sync, returns only after the writes are on
   // stable storage.
   virtual Status Write(const WriteSet& writes, bool sync) = 0;
-  // A cursor over a consistent view of `space` as of this call.
+  // A cursor over a consistent view of `space` as of this call; after
+  // Close, an ErrorCursor reporting Closed.
   virtual std::unique_ptr<Cursor> NewCursor(Space space) = 0;
   // Flushes and closes; later calls are refused.
   virtual Status Close() = 0;

@@ -6,10 +6,10 @@
 // Cursors see a snapshot copied at creation, as RocksDB iterators see an
 // implicit snapshot.
 #include <map>
-#include <mutex>
 
 #include "engine/assert.h"
 #include "engine/backend.h"
+#include "engine/mutex.h"
 
 namespace agentlog::internal {
 namespace {
@@ -50,7 +50,7 @@ class MemoryCursor final : public Cursor {
 class MemoryBackend final : public Backend {
  public:
   Status Get(Space space, std::string_view key, std::string* value) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (closed_) return Status::Closed("the store is closed");
     const SpaceMap& map = spaces_[static_cast<size_t>(space)];
     auto found = map.find(key);
@@ -60,7 +60,7 @@ class MemoryBackend final : public Backend {
   }
 
   Status Write(const WriteSet& writes, bool sync) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (closed_) return Status::Closed("the store is closed");
     for (const WriteSet::Op& op : writes.ops()) {
       SpaceMap& map = spaces_[static_cast<size_t>(op.space)];
@@ -74,18 +74,19 @@ class MemoryBackend final : public Backend {
   }
 
   std::unique_ptr<Cursor> NewCursor(Space space) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
+    if (closed_) return std::make_unique<ErrorCursor>(Status::Closed("the store is closed"));
     return std::make_unique<MemoryCursor>(spaces_[static_cast<size_t>(space)]);
   }
 
   Status Close() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     closed_ = true;
     return Status::OK();
   }
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   SpaceMap spaces_[kSpaceCount] GUARDED_BY(mu_);
   bool closed_ GUARDED_BY(mu_) = false;
 };

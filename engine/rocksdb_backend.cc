@@ -97,7 +97,7 @@ class RocksDbBackend final : public Backend {
   }
 
   std::unique_ptr<Cursor> NewCursor(Space space) override {
-    AGENTLOG_ASSERT(db_ != nullptr);
+    if (db_ == nullptr) return std::make_unique<ErrorCursor>(Status::Closed("the store is closed"));
     rocksdb::ReadOptions options;
     return std::make_unique<RocksCursor>(
         std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(options, Handle(space))));

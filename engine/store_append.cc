@@ -14,17 +14,15 @@ namespace agentlog::internal {
 
 Result<AppendResult> StoreImpl::Append(std::string_view run_id, std::span<const EventInput> events,
                                        const AppendOptions& options) {
-  PendingAppend append;
+  PendingAppend append(&mu_);
   append.run_id = run_id;
   append.options = &options;
   Status status =
       ValidateAppend(run_id, events, options, options_, &append.events, &append.request_hash);
   if (!status.ok()) return status;
 
-  std::unique_lock<std::mutex> lock(mu_);
-  space_cv_.wait(lock, [&] {
-    return closing_ || closed_ || queue_.size() < options_.max_queued_appends;
-  });
+  MutexLock lock(&mu_);
+  while (!closing_ && !closed_ && queue_.size() >= options_.max_queued_appends) space_cv_.Wait();
   if (closing_ || closed_) return Status::Closed("the store is closed; reopen it to append");
   if (!write_failure_.ok()) {
     return Status::IOError("the store stopped accepting appends after a failed write (" +
@@ -32,17 +30,14 @@ Result<AppendResult> StoreImpl::Append(std::string_view run_id, std::span<const 
   }
   queue_.push_back(&append);
   AGENTLOG_ASSERT(queue_.size() <= options_.max_queued_appends);
-  append.cv.wait(lock, [&] {
-    return append.done || (!committing_ && !queue_.empty() && queue_.front() == &append);
-  });
-  if (!append.done) LeadCommit(lock);
+  while (!append.done && (committing_ || queue_.front() != &append)) append.cv.Wait();
+  if (!append.done) LeadCommit();
   AGENTLOG_ASSERT(append.done);
   if (!append.status.ok()) return append.status;
   return append.result;
 }
 
-void StoreImpl::LeadCommit(std::unique_lock<std::mutex>& lock) {
-  AGENTLOG_ASSERT(lock.owns_lock());
+void StoreImpl::LeadCommit() {
   AGENTLOG_ASSERT(!committing_);
   committing_ = true;
   std::vector<PendingAppend*> group;
@@ -51,19 +46,19 @@ void StoreImpl::LeadCommit(std::unique_lock<std::mutex>& lock) {
     group.push_back(queue_.front());
     queue_.pop_front();
   }
-  lock.unlock();
-  space_cv_.notify_all();
+  space_cv_.SignalAll();
+  mu_.Unlock();
   CommitGroupOf(group);
-  lock.lock();
+  mu_.Lock();
   for (PendingAppend* append : group) {
     append->done = true;
-    append->cv.notify_one();
+    append->cv.Signal();
   }
   committing_ = false;
   if (!queue_.empty()) {
-    queue_.front()->cv.notify_one();  // the next committer
+    queue_.front()->cv.Signal();  // the next committer
   } else {
-    idle_cv_.notify_all();
+    idle_cv_.SignalAll();
   }
 }
 
@@ -75,7 +70,7 @@ void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
   staged.reserve(pending.size());
   Status failure;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     failure = write_failure_;
   }
   for (PendingAppend* append : pending) {
@@ -98,16 +93,16 @@ void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
       AGENTLOG_ASSERT(last >= last_position_.load());
       last_position_.store(last);
       {
-        std::lock_guard<std::mutex> lock(notifier_->mu);
+        MutexLock lock(&notifier_->mu);
         notifier_->last_position = last;
       }
-      notifier_->cv.notify_all();
+      notifier_->cv.SignalAll();
     } else {
       // The write may or may not have reached the disk; our cached heads may
       // no longer match it. Stop appending until a reopen re-reads the truth.
       run_cache_.clear();
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         write_failure_ = status;
       }
       for (PendingAppend* append : staged) {

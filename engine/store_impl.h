@@ -31,6 +31,7 @@
 #include "agentlog/store.h"
 #include "engine/assert.h"
 #include "engine/backend.h"
+#include "engine/mutex.h"
 #include "engine/validate.h"
 
 namespace agentlog::internal {
@@ -39,8 +40,8 @@ class SubscriptionCore;
 
 // What the committer publishes to readers and subscribers.
 struct CommitNotifier {
-  std::mutex mu;
-  std::condition_variable cv;
+  Mutex mu;
+  CondVar cv{&mu};
   uint64_t last_position GUARDED_BY(mu) = 0;
   bool closed GUARDED_BY(mu) = false;
 };
@@ -85,14 +86,15 @@ class StoreImpl final : public Store {
  private:
   // One queued append; lives on the appending thread's stack.
   struct PendingAppend {
+    explicit PendingAppend(Mutex* mu) : cv(mu) {}
     std::string_view run_id;
     const AppendOptions* options = nullptr;
     std::vector<PreparedEvent> events;
     Hash request_hash{};
-    bool done = false;      // GUARDED_BY(mu_)
+    bool done = false;      // guarded by StoreImpl::mu_
     Status status;          // set by the committer before done
-    AppendResult result;
-    std::condition_variable cv;
+    AppendResult result;    // set by the committer before done
+    CondVar cv;             // on StoreImpl::mu_
   };
 
   // Everything one group commit stages before its single write.
@@ -105,9 +107,9 @@ class StoreImpl final : public Store {
     bool sync = false;
   };
 
-  // Takes a group from the queue, commits it and answers it.
-  // REQUIRES: mu_ held by `lock`, committing_ just set by this thread.
-  void LeadCommit(std::unique_lock<std::mutex>& lock);
+  // Takes a group from the queue, commits it and answers it. Releases mu_
+  // while it writes.
+  void LeadCommit() REQUIRES(mu_);
   void CommitGroupOf(std::vector<PendingAppend*>& group);
   // Checks one append against its run and stages it into `group`; on error
   // nothing of it is staged.
@@ -129,9 +131,9 @@ class StoreImpl final : public Store {
   std::shared_ptr<CommitNotifier> notifier_;
   std::atomic<uint64_t> last_position_{0};
 
-  std::mutex mu_;
-  std::condition_variable space_cv_;  // appenders wait for queue room
-  std::condition_variable idle_cv_;   // Close waits for the queue to drain
+  Mutex mu_;
+  CondVar space_cv_{&mu_};  // appenders wait for queue room
+  CondVar idle_cv_{&mu_};   // Close waits for the queue to drain
   std::deque<PendingAppend*> queue_ GUARDED_BY(mu_);
   bool committing_ GUARDED_BY(mu_) = false;  // an appender holds the committer role
   bool closing_ GUARDED_BY(mu_) = false;

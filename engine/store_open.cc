@@ -99,10 +99,15 @@ Status StoreImpl::Start(bool created) {
       return Status::Corruption("the global index's last entry is malformed; run agentlog verify");
     }
     auto last = ReadChecked(run_id, sequence);
+    if (last.status().IsNotFound()) {
+      return Status::Corruption("the global index's last entry (position " + std::to_string(position) +
+                                ") names " + RecordName(run_id, sequence) +
+                                ", which does not exist; run agentlog verify");
+    }
     if (!last.ok()) return last.status();
     last_position_.store(position);
     last_timestamp_us_ = last->timestamp_us();
-    std::lock_guard<std::mutex> lock(notifier_->mu);
+    MutexLock lock(&notifier_->mu);
     notifier_->last_position = position;
   }
   return Status::OK();
@@ -110,23 +115,23 @@ Status StoreImpl::Start(bool created) {
 
 Status StoreImpl::Close() {
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (closed_ || closing_) {
       // A second Close waits for nothing: the first one does the work.
       return closed_ ? Status::OK() : Status::Closed("the store is closing");
     }
     closing_ = true;
   }
-  space_cv_.notify_all();
   {
     // Appends already queued are still committed and answered.
-    std::unique_lock<std::mutex> lock(mu_);
-    idle_cv_.wait(lock, [&] { return queue_.empty() && !committing_; });
+    MutexLock lock(&mu_);
+    space_cv_.SignalAll();
+    while (!queue_.empty() || committing_) idle_cv_.Wait();
   }
   Status status = StopSubscriptions();
   Status backend_status = backend_->Close();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     closed_ = true;
   }
   return status.ok() ? backend_status : status;
@@ -134,13 +139,13 @@ Status StoreImpl::Close() {
 
 Status StoreImpl::StopSubscriptions() {
   {
-    std::lock_guard<std::mutex> lock(notifier_->mu);
+    MutexLock lock(&notifier_->mu);
     notifier_->closed = true;
   }
-  notifier_->cv.notify_all();
+  notifier_->cv.SignalAll();
   std::vector<std::shared_ptr<SubscriptionCore>> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (auto& weak : subscriptions_) {
       if (auto core = weak.lock()) live.push_back(std::move(core));
     }

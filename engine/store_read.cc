@@ -183,10 +183,12 @@ Result<std::vector<Event>> StoreImpl::ReadGlobal(uint64_t after_position, size_t
 uint64_t StoreImpl::LastPosition() const { return last_position_.load(); }
 
 uint64_t StoreImpl::WaitForPosition(uint64_t after_position, int64_t timeout_ms) {
-  std::unique_lock<std::mutex> lock(notifier_->mu);
-  notifier_->cv.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)), [&] {
-    return notifier_->closed || notifier_->last_position > after_position;
-  });
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0));
+  MutexLock lock(&notifier_->mu);
+  while (!notifier_->closed && notifier_->last_position <= after_position) {
+    if (!notifier_->cv.WaitUntil(deadline) && std::chrono::steady_clock::now() >= deadline) break;
+  }
   return notifier_->last_position;
 }
 

@@ -9,35 +9,35 @@ SubscriptionCore::SubscriptionCore(Store* store, std::shared_ptr<CommitNotifier>
       position_(after_position) {}
 
 void SubscriptionCore::Start() {
-  std::lock_guard<std::mutex> lock(join_mu_);
+  MutexLock lock(&join_mu_);
   thread_ = std::thread([this] { Run(); });
 }
 
 bool SubscriptionCore::StopRequested() {
-  std::lock_guard<std::mutex> lock(notifier_->mu);
+  MutexLock lock(&notifier_->mu);
   return stop_;
 }
 
 void SubscriptionCore::Stop(Status status) {
   {
-    std::lock_guard<std::mutex> lock(notifier_->mu);
+    MutexLock lock(&notifier_->mu);
     stop_ = true;
   }
-  notifier_->cv.notify_all();
+  notifier_->cv.SignalAll();
   {
-    std::lock_guard<std::mutex> lock(join_mu_);
+    MutexLock lock(&join_mu_);
     if (thread_.joinable()) {
       // REQUIRES: not called from the callback (it would join itself).
       AGENTLOG_ASSERT(thread_.get_id() != std::this_thread::get_id());
       thread_.join();
     }
   }
-  std::lock_guard<std::mutex> lock(status_mu_);
+  MutexLock lock(&status_mu_);
   if (status_.ok()) status_ = std::move(status);
 }
 
 Status SubscriptionCore::status() const {
-  std::lock_guard<std::mutex> lock(status_mu_);
+  MutexLock lock(&status_mu_);
   return status_;
 }
 
@@ -46,7 +46,7 @@ void SubscriptionCore::Run() {
     if (StopRequested()) return;
     auto events = store_->ReadGlobal(position_.load(), kSubscriptionReadBatch);
     if (!events.ok()) {
-      std::lock_guard<std::mutex> lock(status_mu_);
+      MutexLock lock(&status_mu_);
       status_ = events.status();
       return;
     }
@@ -55,17 +55,17 @@ void SubscriptionCore::Run() {
       AGENTLOG_ASSERT(event.global_position() == position_.load() + 1);
       Status status = callback_(event);
       if (!status.ok()) {
-        std::lock_guard<std::mutex> lock(status_mu_);
+        MutexLock lock(&status_mu_);
         status_ = std::move(status);
         return;
       }
       position_.store(event.global_position());
     }
     if (events->size() == kSubscriptionReadBatch) continue;  // more to catch up on
-    std::unique_lock<std::mutex> lock(notifier_->mu);
-    notifier_->cv.wait(lock, [&] {
-      return stop_ || notifier_->closed || notifier_->last_position > position_.load();
-    });
+    MutexLock lock(&notifier_->mu);
+    while (!stop_ && !notifier_->closed && notifier_->last_position <= position_.load()) {
+      notifier_->cv.Wait();
+    }
     if (stop_ || notifier_->closed) return;
   }
 }
@@ -79,7 +79,7 @@ Result<std::unique_ptr<Subscription>> StoreImpl::Subscribe(uint64_t after_positi
   if (!callback) return Status::InvalidArgument("Subscribe needs a callback");
   std::shared_ptr<SubscriptionCore> core;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (closing_ || closed_) return Status::Closed("the store is closed");
     std::erase_if(subscriptions_, [](const std::weak_ptr<SubscriptionCore>& weak) {
       auto core = weak.lock();

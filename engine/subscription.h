@@ -11,10 +11,10 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "agentlog/store.h"
+#include "engine/mutex.h"
 #include "engine/store_impl.h"
 
 namespace agentlog::internal {
@@ -41,10 +41,10 @@ class SubscriptionCore {
   const std::shared_ptr<CommitNotifier> notifier_;
   const SubscriptionCallback callback_;
   std::atomic<uint64_t> position_;
-  mutable std::mutex status_mu_;
+  mutable Mutex status_mu_;
   Status status_ GUARDED_BY(status_mu_);
   bool stop_ GUARDED_BY(notifier_->mu) = false;
-  std::mutex join_mu_;
+  Mutex join_mu_;
   std::thread thread_ GUARDED_BY(join_mu_);
 };
 

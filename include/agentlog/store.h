@@ -123,7 +123,9 @@ class Store {
   virtual ~Store() = default;
 
   // Waits for queued appends, stops subscriptions (they end with Closed),
-  // flushes and closes the database. Later calls return Closed.
+  // flushes and closes the database. Later calls return Closed (a second
+  // Close returns OK). REQUIRES: no read of this store in flight on another
+  // thread (appends may be: they are answered first, or refused with Closed).
   virtual Status Close() = 0;
 
   // Appends `events` to run `run_id`, all or nothing: the run is created by
