@@ -83,7 +83,7 @@ Result<std::vector<Event>> StoreImpl::ReadRun(std::string_view run_id, const Rea
     const fb::Record* record = nullptr;
     status = CheckRecord(cursor->value(), run_id, sequence, &record);
     if (!status.ok()) return status;
-    events.emplace_back(std::string(cursor->value()));
+    events.push_back(Event(std::string(cursor->value())));
     if (options.reverse) {
       --expected;
       cursor->Prev();

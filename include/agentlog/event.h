@@ -19,6 +19,9 @@ namespace agentlog {
 namespace fb {
 struct Record;
 }  // namespace fb
+namespace internal {
+class StoreImpl;
+}  // namespace internal
 
 // The payload schema version this build writes and reads. Bumped when an
 // event's meaning changes (with an upcaster, a later feature).
@@ -51,8 +54,6 @@ struct EventInput {
 // string_view it returns lives as long as the Event. Cheap to move.
 class Event {
  public:
-  // REQUIRES: frame passed every read check (engine/record_codec.cc).
-  explicit Event(std::string frame) : frame_(std::move(frame)) {}
 
   std::string_view run_id() const;
   uint64_t sequence() const;
@@ -85,6 +86,10 @@ class Event {
   const fb::Record* record() const;
 
  private:
+  friend class internal::StoreImpl;  // the only maker: every Event is read and checked
+  // REQUIRES: frame passed every read check (engine/record_codec.cc CheckRecord).
+  explicit Event(std::string frame) : frame_(std::move(frame)) {}
+
   std::string frame_;  // checked frame: header, then a Record FlatBuffer
 };
 
