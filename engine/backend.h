@@ -77,7 +77,9 @@ class Cursor {
   virtual void Next() = 0;
   virtual void Prev() = 0;
   virtual std::string_view key() const = 0;    // REQUIRES: Valid()
-  virtual std::string_view value() const = 0;  // REQUIRES: Valid()
+  // REQUIRES: Valid(). Not necessarily 8-byte aligned: copy it into a
+  // std::string before handing it to FlatBuffers readers.
+  virtual std::string_view value() const = 0;
   // OK, or the I/O error or corruption that ended the iteration.
   virtual Status status() const = 0;
 };

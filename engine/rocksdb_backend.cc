@@ -1,6 +1,8 @@
 // engine/rocksdb_backend.cc: the Backend seam on RocksDB. The only file
 // that includes RocksDB headers. One column family per Space; one
 // rocksdb::WriteBatch per WriteSet, so an append is atomic across them.
+#include <algorithm>
+
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
@@ -127,6 +129,42 @@ class RocksDbBackend final : public Backend {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Space
 };
 
+Status NotOurs(const std::string& path, const std::string& why) {
+  return Status::InvalidArgument("\"" + path + "\" holds a RocksDB database that is not an agentlog store (" +
+                                 why + "); open an agentlog store or an empty directory");
+}
+
+// REQUIRES: `existing` lists the column families of the database at `path`.
+Status CheckColumnFamiliesAreOurs(const rocksdb::DBOptions& db_options, const std::string& path,
+                                  const std::vector<std::string>& existing) {
+  std::vector<std::string> ours;
+  for (size_t i = 0; i < kSpaceCount; ++i) ours.emplace_back(SpaceName(static_cast<Space>(i)));
+  for (const std::string& name : existing) {
+    if (std::find(ours.begin(), ours.end(), name) == ours.end()) {
+      return NotOurs(path, "it has a column family \"" + name + "\"");
+    }
+  }
+  if (existing.size() == ours.size()) return Status::OK();
+  // Some of ours are missing: only an empty database may be completed.
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : existing) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status status =
+      rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw);
+  if (!status.ok()) return FromRocks(status, "inspecting the database at \"" + path + "\"");
+  std::unique_ptr<rocksdb::DB> db(raw);
+  bool empty = true;
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    std::unique_ptr<rocksdb::Iterator> iterator(db->NewIterator(rocksdb::ReadOptions(), handle));
+    iterator->SeekToFirst();
+    if (iterator->Valid()) empty = false;
+    db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();  // read-only: nothing to lose
+  }
+  db->Close().PermitUncheckedError();  // read-only: nothing to lose
+  return empty ? Status::OK() : NotOurs(path, "it holds data but lacks agentlog's column families");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& options,
@@ -149,6 +187,15 @@ Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& option
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.paranoid_checks = true;
 
+  // An existing database must be ours (or one whose creation stopped before
+  // it had every column family and any data): never add column families to
+  // someone else's database.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
+    Status ours = CheckColumnFamiliesAreOurs(db_options, path, existing);
+    if (!ours.ok()) return ours;
+  }
+
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kSpaceCount; ++i) {
     const std::string_view name = SpaceName(static_cast<Space>(i));
@@ -160,7 +207,7 @@ Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& option
   if (!status.ok()) {
     if (status.IsInvalidArgument() && status.ToString().find("does not exist") != std::string::npos) {
       return Status::NotFound("no agentlog store at \"" + path +
-                              "\" (create_if_missing is false): " + status.ToString());
+                              "\" and Options::create_if_missing is false");
     }
     if (status.IsInvalidArgument() && status.ToString().find("exists") != std::string::npos) {
       return Status::InvalidArgument("a store already exists at \"" + path +

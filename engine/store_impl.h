@@ -47,9 +47,9 @@ struct CommitNotifier {
 };
 
 // Opens a store on any backend (tests use NewMemoryBackend()); Store::Open
-// is this on the RocksDB backend. `created`: the backend was empty before.
+// is this on the RocksDB backend. An empty backend becomes a new store.
 Result<std::unique_ptr<Store>> OpenStoreOnBackend(const Options& options,
-                                                  std::unique_ptr<Backend> backend, bool created);
+                                                  std::unique_ptr<Backend> backend);
 
 // Bounds (TigerBeetle-style: every cache has one).
 constexpr size_t kMaxCachedRuns = 100000;
@@ -59,8 +59,9 @@ class StoreImpl final : public Store {
   StoreImpl(const Options& options, std::unique_ptr<Backend> backend);
   ~StoreImpl() override;
 
-  // Reads the store's marker, last position and last timestamp.
-  Status Start(bool created);
+  // Checks (or, on an empty backend, writes) the format marker; reads the
+  // last position and last timestamp.
+  Status Start();
 
   Status Close() override;
   Result<AppendResult> Append(std::string_view run_id, std::span<const EventInput> events,

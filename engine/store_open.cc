@@ -1,6 +1,4 @@
 // engine/store_open.cc: opening and closing a store.
-#include <filesystem>
-
 #include "engine/keys.h"
 #include "engine/record_codec.h"
 #include "engine/store_impl.h"
@@ -39,21 +37,19 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::st
   backend_options.error_if_exists = options.error_if_exists;
   backend_options.write_buffer_bytes = options.write_buffer_bytes;
   backend_options.block_cache_bytes = options.block_cache_bytes;
-  std::error_code error;
-  const bool existed = std::filesystem::exists(std::filesystem::path(path) / "CURRENT", error);
   auto backend = internal::OpenRocksDbBackend(backend_options, path);
   if (!backend.ok()) return backend.status();
-  return internal::OpenStoreOnBackend(options, std::move(backend).value(), !existed);
+  return internal::OpenStoreOnBackend(options, std::move(backend).value());
 }
 
 namespace internal {
 
 Result<std::unique_ptr<Store>> OpenStoreOnBackend(const Options& options,
-                                                  std::unique_ptr<Backend> backend, bool created) {
+                                                  std::unique_ptr<Backend> backend) {
   Status valid = ValidateOptions(options);
   if (!valid.ok()) return valid;
   auto store = std::make_unique<StoreImpl>(options, std::move(backend));
-  Status status = store->Start(created);
+  Status status = store->Start();
   if (!status.ok()) return status;
   return std::unique_ptr<Store>(std::move(store));
 }
@@ -64,16 +60,23 @@ StoreImpl::StoreImpl(const Options& options, std::unique_ptr<Backend> backend)
 
 StoreImpl::~StoreImpl() { Close().IgnoreError(); /* destructor: nobody to tell */ }
 
-Status StoreImpl::Start(bool created) {
+Status StoreImpl::Start() {
   std::string marker;
   Status status = backend_->Get(Space::kMeta, kFormatMarkerKey, &marker);
   if (status.IsNotFound()) {
-    auto cursor = backend_->NewCursor(Space::kRuns);
-    cursor->Seek("");
-    if (!created || cursor->Valid()) {
-      return Status::InvalidArgument(
-          "the directory holds a RocksDB database that is not an agentlog store "
-          "(no format marker); open an agentlog store or an empty directory");
+    // No marker: either a creation that stopped before writing it (a crash
+    // right after the database was made), which we finish, or data that is
+    // not ours, which we refuse to adopt.
+    for (size_t space = 0; space < kSpaceCount; ++space) {
+      auto cursor = backend_->NewCursor(static_cast<Space>(space));
+      cursor->Seek("");
+      if (!cursor->status().ok()) return cursor->status();
+      if (cursor->Valid()) {
+        return Status::InvalidArgument(
+            "the directory holds a RocksDB database that is not an agentlog store (no format "
+            "marker, and its \"" + std::string(SpaceName(static_cast<Space>(space))) +
+            "\" column family holds data); open an agentlog store or an empty directory");
+      }
     }
     WriteSet writes;
     writes.Put(Space::kMeta, std::string(kFormatMarkerKey), std::string(kFormatVersion));

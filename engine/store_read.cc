@@ -80,10 +80,13 @@ Result<std::vector<Event>> StoreImpl::ReadRun(std::string_view run_id, const Rea
       return Status::Corruption(RecordName(run_id, expected) + " is missing although the run's head is " +
                                 std::to_string(info->head_sequence) + "; run agentlog verify");
     }
+    // An owned copy: cursor values need not be 8-byte aligned, as the
+    // FlatBuffers readers in CheckRecord require (engine/frame.h).
+    std::string frame(cursor->value());
     const fb::Record* record = nullptr;
-    status = CheckRecord(cursor->value(), run_id, sequence, &record);
+    status = CheckRecord(frame, run_id, sequence, &record);
     if (!status.ok()) return status;
-    events.push_back(Event(std::string(cursor->value())));
+    events.push_back(Event(std::move(frame)));
     if (options.reverse) {
       --expected;
       cursor->Prev();
@@ -122,7 +125,7 @@ Result<std::vector<RunInfo>> StoreImpl::ListRuns(const RunFilter& filter) {
     if (!filter.after_run_id.empty() && run_id <= filter.after_run_id) continue;
     RunInfo info;
     if (space == Space::kRuns) {
-      status = DecodeRunMeta(cursor->value(), run_id, &info);
+      status = DecodeRunMeta(std::string(cursor->value()), run_id, &info);  // aligned copy
       if (!status.ok()) return status;
     } else {
       auto found = GetRun(run_id);

@@ -73,8 +73,9 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, Verify
                                 std::to_string(expected - 1) + " to event " + std::to_string(sequence) +
                                 " (a record was deleted or its key was altered)");
     }
+    const std::string frame(cursor->value());  // aligned copy for the FlatBuffers readers
     const fb::Record* record = nullptr;
-    Status status = CheckRecord(cursor->value(), run_id, sequence, &record);
+    Status status = CheckRecord(frame, run_id, sequence, &record);
     if (!status.ok()) return status;
     const std::string name = RecordName(run_id, sequence);
     const Envelope envelope = EnvelopeOf(record);
@@ -154,7 +155,7 @@ Status StoreImpl::VerifyAll(VerifyStats* stats) {
   for (cursor->Seek(""); cursor->Valid(); cursor->Next()) {
     const std::string run_id(cursor->key());
     RunInfo info;
-    Status status = DecodeRunMeta(cursor->value(), run_id, &info);
+    Status status = DecodeRunMeta(std::string(cursor->value()), run_id, &info);  // aligned copy
     if (!status.ok()) return status;
     status = VerifyRun(run_id, info, counts);
     if (!status.ok()) return status;
@@ -209,7 +210,7 @@ Result<std::string> StoreImpl::StoreRootAsOf(uint64_t position, uint64_t* run_co
   for (cursor->Seek(""); cursor->Valid(); cursor->Next()) {
     const std::string run_id(cursor->key());
     RunInfo info;
-    Status status = DecodeRunMeta(cursor->value(), run_id, &info);
+    Status status = DecodeRunMeta(std::string(cursor->value()), run_id, &info);  // aligned copy
     if (!status.ok()) return status;
     uint64_t sequence = 0;
     std::string chain;

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include <flatbuffers/util.h>
+
 #include "engine/assert.h"
 #include "engine/keys.h"
 
@@ -31,13 +33,24 @@ std::string Printable(std::string_view text) {
   return out;
 }
 
-Status ValidateField(std::string_view value, size_t limit, const std::string& what) {
+// Ids are text people read in logs and JSON: UTF-8, no NUL, bounded.
+Status ValidateField(const std::string& value, size_t limit, const std::string& what) {
   if (value.size() > limit) {
     return Status::LimitExceeded(what + " is " + std::to_string(value.size()) +
                                  " bytes; the limit is " + std::to_string(limit));
   }
-  if (value.find('\0') != std::string_view::npos) {
+  if (value.find('\0') != std::string::npos) {
     return Status::InvalidArgument(what + " contains a NUL byte");
+  }
+  // REQUIRES of FromUTF8: a NUL-terminated buffer (it may look one byte on).
+  const char* cursor = value.c_str();
+  const char* const end = cursor + value.size();
+  while (cursor < end) {
+    const char* const start = cursor;
+    if (flatbuffers::FromUTF8(&cursor) < 0 || cursor > end) {
+      return Status::InvalidArgument(what + " is not valid UTF-8 at byte " +
+                                     std::to_string(start - value.c_str()));
+    }
   }
   return Status::OK();
 }
@@ -172,10 +185,10 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
                                    std::to_string(limits.max_append_bytes) +
                                    " payload bytes (Options::max_append_bytes); split it");
     }
-    for (const auto& [value, name] : {std::pair{std::string_view(input.turn_id), "turn id"},
-                                      std::pair{std::string_view(input.step_id), "step id"},
-                                      std::pair{std::string_view(input.actor_id), "actor id"}}) {
-      status = ValidateField(value, kMaxIdBytes, what + ": " + name);
+    for (const auto& [value, name] : {std::pair{&input.turn_id, "turn id"},
+                                      std::pair{&input.step_id, "step id"},
+                                      std::pair{&input.actor_id, "actor id"}}) {
+      status = ValidateField(*value, kMaxIdBytes, what + ": " + name);
       if (!status.ok()) return status;
     }
     if (static_cast<uint8_t>(input.actor_kind) > static_cast<uint8_t>(ActorKind::kTool)) {

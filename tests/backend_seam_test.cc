@@ -90,7 +90,7 @@ TEST_CASE("BackendSeam.SameBehaviourOnRocksDbAndMemory", "[seam]") {
   SECTION("memory") {
     Options options;
     options.clock = &clock;
-    auto store = internal::OpenStoreOnBackend(options, internal::NewMemoryBackend(), true);
+    auto store = internal::OpenStoreOnBackend(options, internal::NewMemoryBackend());
     REQUIRE(store.ok());
     RunScenario(**store);
   }

@@ -42,11 +42,12 @@ constexpr EventType kMaxKnownEventType = static_cast<EventType>(fb::Body_MAX);
 struct EventInput {
   // REQUIRES: a FlatBuffer with root agentlog.fb.Event and a body set.
   std::string payload;
-  std::string turn_id;    // the turn it belongs to, if any (<= kMaxIdBytes)
-  std::string step_id;    // the step it belongs to, if any (<= kMaxIdBytes)
+  // Ids are UTF-8 text without NUL, at most kMaxIdBytes each.
+  std::string turn_id;    // the turn it belongs to, if any
+  std::string step_id;    // the step it belongs to, if any
   uint64_t causation = 0; // sequence of the event that caused it; 0: none
   ActorKind actor_kind = ActorKind::kAgent;
-  std::string actor_id;   // who, within actor_kind (<= kMaxIdBytes)
+  std::string actor_id;   // who, within actor_kind
   uint16_t schema_version = kEventSchemaVersion;
 };
 

@@ -69,7 +69,7 @@ struct AppendResult {
 };
 
 struct ReadOptions {
-  uint64_t from_sequence = 1;           // inclusive
+  uint64_t from_sequence = 1;           // inclusive; 0 reads as 1
   uint64_t to_sequence = UINT64_MAX;    // inclusive
   size_t limit = 1000;                  // at most kMaxReadLimit
   bool reverse = false;                 // newest first, starting at to_sequence
@@ -197,8 +197,9 @@ class Store {
   virtual Result<std::string> StoreDigest() = 0;
 
   // Proves that the history a digest covers is still there, unchanged:
-  // verifies the chains it covers and recomputes the digest's value as of
-  // its sequence or position. Later appends do not break it; an edit, a cut
+  // verifies the run's chain (a run digest) or every chain and the global
+  // index (a store digest; `stats` then counts the whole store), and
+  // recomputes the digest's value as of its sequence or position. Later appends do not break it; an edit, a cut
   // or a rewrite of that history does (Corruption). Errors: InvalidArgument
   // (not a digest), NotFound (the run is gone), Corruption.
   virtual Status VerifyAgainst(std::string_view digest, VerifyStats* stats = nullptr) = 0;
