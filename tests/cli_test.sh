@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# tests/cli_test.sh: the `agentlog` command line, end to end, on a temp store.
+#
+# Goal: every subcommand does what `agentlog --help` says and exits with the
+# documented code (0 ok, 1 corruption, 2 usage, 3 not found, 4 other).
+# Method: run the demo twice into a fresh directory, then drive verify, digest
+# and log against it, checking output shapes with grep and JSON lines with
+# agentlog_json_lines_check (nlohmann-json; no jq or python needed).
+# Corruption inside the store is tested in C++; here a forged digest stands
+# in for rewritten history (exit 1).
+#
+# Usage: cli_test.sh AGENTLOG_BINARY JSON_LINES_CHECK_BINARY
+set -euo pipefail
+
+agentlog=${1:?usage: cli_test.sh AGENTLOG_BINARY JSON_LINES_CHECK_BINARY}
+check_json=${2:?usage: cli_test.sh AGENTLOG_BINARY JSON_LINES_CHECK_BINARY}
+work=$(mktemp -d "${TMPDIR:-/tmp}/agentlog_cli_test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+db=$work/store
+checks=0
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# expect_exit CODE COMMAND...: runs COMMAND, keeps stdout in $work/out and
+# stderr in $work/err, and fails unless it exited with CODE.
+expect_exit() {
+  local want=$1
+  shift
+  local got=0
+  "$@" >"$work/out" 2>"$work/err" || got=$?
+  if [[ $got -ne $want ]]; then
+    echo "--- stdout" >&2; cat "$work/out" >&2
+    echo "--- stderr" >&2; cat "$work/err" >&2
+    fail "exit $got, expected $want: $*"
+  fi
+  checks=$((checks + 1))
+}
+
+# expect_line REGEX FILE: FILE has a line matching the extended REGEX.
+expect_line() {
+  grep -Eq -- "$1" "$2" || { cat "$2" >&2; fail "no line matching /$1/ in $2"; }
+  checks=$((checks + 1))
+}
+
+# --- demo: a fresh store, then the same store again (a new run each time) ---
+expect_exit 0 "$agentlog" demo "$db"
+expect_line '^== appending run incident-summary-1 ' "$work/out"
+expect_line 'replayed=true' "$work/out"
+expect_line '^ok: 1 runs, 15 events verified$' "$work/out"
+expect_line '^run: +agentlog-run-v1:incident-summary-1:15:[0-9a-f]{64}$' "$work/out"
+grep -E '^\{"run":"incident-summary-1"' "$work/out" | "$check_json" 15 >/dev/null ||
+  fail "demo's JSON lines"
+
+expect_exit 0 "$agentlog" demo "$db"
+expect_line '^== appending run incident-summary-2 ' "$work/out"
+expect_line '^ok: 2 runs, 30 events verified$' "$work/out"
+
+# --- verify ---
+expect_exit 0 "$agentlog" verify "$db"
+expect_line '^ok: 2 runs, 30 events verified$' "$work/out"
+expect_exit 0 "$agentlog" verify "$db" incident-summary-1
+expect_line '^ok: 1 runs, 15 events verified$' "$work/out"
+
+# --- digest ---
+expect_exit 0 "$agentlog" digest "$db" incident-summary-1
+expect_line '^agentlog-run-v1:incident-summary-1:15:[0-9a-f]{64}$' "$work/out"
+run_digest=$(cat "$work/out")
+expect_exit 0 "$agentlog" digest "$db"
+expect_line '^agentlog-store-v1:30:2:[0-9a-f]{64}$' "$work/out"
+store_digest=$(cat "$work/out")
+[[ $(wc -l <"$work/out") -eq 1 ]] || fail "digest printed more than one line"
+
+# --- verify --against: holds now, and after later appends ---
+expect_exit 0 "$agentlog" verify "$db" --against "$run_digest"
+expect_line '^ok: 1 runs, 15 events verified$' "$work/out"
+expect_exit 0 "$agentlog" verify "$db" --against "$store_digest"
+expect_exit 0 "$agentlog" demo "$db"
+expect_exit 0 "$agentlog" verify "$db" --against "$run_digest"
+expect_exit 0 "$agentlog" verify "$db" --against "$store_digest"
+expect_exit 0 "$agentlog" digest "$db" incident-summary-1
+[[ $(cat "$work/out") == "$run_digest" ]] || fail "another run's appends changed a run digest"
+
+# --- log ---
+expect_exit 0 "$agentlog" log "$db" incident-summary-1
+"$check_json" 15 <"$work/out" >/dev/null || fail "log's JSON lines"
+[[ $(grep -o '"seq":[0-9]*' "$work/out" | cut -d: -f2 | tr '\n' ' ') == \
+   "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 " ]] || fail "log is not in sequence order"
+expect_line '^\{"run":"incident-summary-1","seq":1,.*"type":"TurnStarted","type_number":1,' \
+  "$work/out"
+# The payload comes from the schema: field names of events.fbs, enum names.
+expect_line \
+  '"payload":\{"body_type":"TurnStarted","body":\{"message_text":"Summarize the open incidents' \
+  "$work/out"
+expect_line '"body":\{"item_id":"step-3",.*"confirmation":"Mutating"' "$work/out"
+expect_line '"type":"ApprovalGranted".*"actor":\{"kind":"user","id":"maria.chen"\}' "$work/out"
+
+expect_exit 0 "$agentlog" log "$db" incident-summary-1 --from 3 --to 9 --reverse --limit 2
+"$check_json" 2 <"$work/out" >/dev/null || fail "log --reverse --limit's JSON lines"
+[[ $(grep -o '"seq":[0-9]*' "$work/out" | tr '\n' ' ') == '"seq":9 "seq":8 ' ]] ||
+  fail "log --from 3 --to 9 --reverse --limit 2 did not print 9 then 8"
+expect_exit 0 "$agentlog" log "$db" incident-summary-2 --from 14
+"$check_json" 2 <"$work/out" >/dev/null || fail "log --from 14"
+expect_exit 0 "$agentlog" log "$db" incident-summary-2 --from 16
+[[ ! -s "$work/out" ]] || fail "log past the head printed events"
+
+# --- help: exit 0, documents the exit codes ---
+for command in "" verify digest log demo; do
+  # shellcheck disable=SC2086  # an empty $command must vanish
+  expect_exit 0 "$agentlog" $command --help
+  expect_line '^Exit codes:' "$work/out"
+done
+
+# --- usage errors: exit 2 ---
+expect_exit 2 "$agentlog"
+expect_exit 2 "$agentlog" frobnicate "$db"
+expect_exit 2 "$agentlog" log "$db"
+expect_exit 2 "$agentlog" log "$db" incident-summary-1 --limit -1
+expect_exit 2 "$agentlog" log "$db" incident-summary-1 --from x
+expect_exit 2 "$agentlog" verify "$db" incident-summary-1 --against "$run_digest"
+expect_exit 2 "$agentlog" verify "$db" --against not-a-digest
+expect_line 'not an agentlog digest' "$work/err"
+expect_exit 2 "$agentlog" log "$db" 'bad run id!'
+expect_line 'InvalidArgument' "$work/err"
+expect_exit 2 "$agentlog" log "$db" "$(printf 'r%.0s' {1..200})"
+expect_line 'LimitExceeded' "$work/err"
+
+# --- not found: exit 3 ---
+expect_exit 3 "$agentlog" verify "$db" no-such-run
+expect_line 'no-such-run' "$work/err"
+expect_exit 3 "$agentlog" log "$db" no-such-run
+expect_exit 3 "$agentlog" digest "$db" no-such-run
+expect_exit 3 "$agentlog" verify "$work/no-such-store"
+[[ ! -e "$work/no-such-store/CURRENT" ]] || fail "verify created a store"
+
+# --- other errors: exit 4 ---
+touch "$work/a-file"
+expect_exit 4 "$agentlog" verify "$work/a-file"
+expect_line 'IOError' "$work/err"
+
+# --- rewritten history, seen through a digest: exit 1 ---
+forged=${run_digest%:*}:$(printf '0%.0s' {1..64})
+expect_exit 1 "$agentlog" verify "$db" --against "$forged"
+expect_line 'Corruption: run "incident-summary-1" event 15' "$work/err"
+cut_short=agentlog-run-v1:incident-summary-1:99:${run_digest##*:}
+expect_exit 1 "$agentlog" verify "$db" --against "$cut_short"
+expect_line 'incident-summary-1' "$work/err"
+
+echo "cli_test: $checks checks passed"

@@ -1,0 +1,161 @@
+// tools/agentlog_main.cc: the `agentlog` command line: argument parsing only.
+// The commands themselves are in tools/commands.cc and tools/demo_run.cc and
+// use nothing but the public API (include/agentlog/).
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/commands.h"
+
+namespace {
+
+using agentlog_tools::kExitOk;
+using agentlog_tools::kExitUsage;
+
+constexpr char kExitCodesHelp[] =
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  corruption: a stored record, hash or chain failed a check (the message\n"
+    "     names the run and sequence)\n"
+    "  2  usage error, or an argument the store refused (InvalidArgument,\n"
+    "     LimitExceeded), e.g. a malformed run id or digest\n"
+    "  3  not found: no store at DB, or no such run\n"
+    "  4  any other error (I/O, busy, conflict, closed)\n";
+
+// Accepts decimal digits only. CLI11's own unsigned parsing would take "-1"
+// as 2^64-1, and its range validators print the range as a double.
+CLI::Validator WholeNumber(bool positive) {
+  return CLI::Validator(
+      [positive](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 20 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits) return "expected a whole number, got \"" + text + "\"";
+        if (positive && text.find_first_not_of('0') == std::string::npos) {
+          return "expected a number greater than 0, got \"" + text + "\"";
+        }
+        return "";
+      },
+      positive ? "N>0" : "N>=0");
+}
+
+struct Arguments {
+  std::string db;
+  std::string run;
+  std::string against;
+  agentlog_tools::LogRange range;
+  uint64_t limit = 0;
+  // Set by the parser: whether RUN / --against were given (an empty string
+  // given on purpose is still given, and the store refuses it).
+  CLI::Option* verify_run_option = nullptr;
+  CLI::Option* against_option = nullptr;
+  CLI::Option* digest_run_option = nullptr;
+};
+
+std::optional<std::string> IfGiven(const CLI::Option* option, const std::string& value) {
+  if (option == nullptr || option->count() == 0) return std::nullopt;
+  return value;
+}
+
+void AddVerify(CLI::App& app, Arguments& args) {
+  CLI::App* verify =
+      app.add_subcommand("verify", "Prove stored history is intact: one run, all, or a digest");
+  verify->add_option("DB", args.db, "store directory")->required();
+  args.verify_run_option = verify->add_option("RUN", args.run, "verify only this run");
+  args.against_option =
+      verify->add_option("--against", args.against,
+                   "a digest printed earlier by `agentlog digest`: prove the history it "
+                   "covers is unchanged (later appends are fine)");
+  args.against_option->excludes(args.verify_run_option);
+  verify->footer(std::string(
+                     "Checks every record's checksum and envelope, every payload hash and "
+                     "every chain\nlink of RUN, of every run (plus the global index) without "
+                     "RUN, or of the history\nDIGEST covers with --against. Prints "
+                     "\"ok: N runs, M events verified\"; on failure\nprints the error, which "
+                     "names the run and sequence, to stderr.\n\n") +
+                 kExitCodesHelp);
+}
+
+void AddDigest(CLI::App& app, Arguments& args) {
+  CLI::App* digest =
+      app.add_subcommand("digest", "Print a short digest of a run or of the store, to keep");
+  digest->add_option("DB", args.db, "store directory")->required();
+  args.digest_run_option = digest->add_option("RUN", args.run, "the run to digest");
+  digest->footer(std::string(
+                     "Prints agentlog-run-v1:RUN:SEQ:HEX for RUN, or "
+                     "agentlog-store-v1:POSITION:RUNS:HEX\nfor the whole store. Keep it "
+                     "elsewhere; `agentlog verify DB --against DIGEST` later\nproves the "
+                     "history it covers was not rewritten.\n\n") +
+                 kExitCodesHelp);
+}
+
+void AddLog(CLI::App& app, Arguments& args) {
+  CLI::App* log = app.add_subcommand("log", "Print a run's events as JSON lines");
+  log->add_option("DB", args.db, "store directory")->required();
+  log->add_option("RUN", args.run, "the run to print")->required();
+  log->add_option("--from", args.range.from_sequence, "first sequence (inclusive)")
+      ->check(WholeNumber(/*positive=*/false));
+  log->add_option("--to", args.range.to_sequence, "last sequence (inclusive)")
+      ->check(WholeNumber(/*positive=*/false));
+  log->add_flag("--reverse", args.range.reverse, "newest first, starting at --to");
+  log->add_option("--limit", args.limit, "print at most N events (default: all)")
+      ->check(WholeNumber(/*positive=*/true));
+  log->footer(std::string(
+                  "One JSON object per event: run, seq, position, time_us, type, "
+                  "type_number,\nschema_version, turn, step, causation, idempotency_key, "
+                  "actor {kind, id},\npayload_sha256, chain, payload_removed, and payload "
+                  "rendered from schema/events.fbs\n({\"unknown_type\": N, \"bytes_hex\": "
+                  "...} for a type newer than this build).\n\n") +
+              kExitCodesHelp);
+}
+
+void AddDemo(CLI::App& app, Arguments& args) {
+  CLI::App* demo = app.add_subcommand("demo", "Append a short example agent run and show it");
+  demo->add_option("DB", args.db, "store directory (created if missing)")->required();
+  demo->footer(std::string(
+                   "Appends a realistic agent run (plan, tool calls, a decision, an "
+                   "approval, an\nemail) through the public API with sync durability, "
+                   "expected heads and\nidempotency keys; retries one append to show it is "
+                   "recognized as a replay;\nprints the run as JSON lines and its metadata; "
+                   "verifies the store; prints the\ndigests. Each invocation adds a new run: "
+                   "incident-summary-1, -2, ...\n\n") +
+               kExitCodesHelp);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app(
+      "agentlog: inspect and verify an agentlog store, the durable, hash-chained log of AI "
+      "agent runs.",
+      "agentlog");
+  app.require_subcommand(1);
+  app.footer(kExitCodesHelp);
+  Arguments args;
+  AddVerify(app, args);
+  AddDigest(app, args);
+  AddLog(app, args);
+  AddDemo(app, args);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help is a "successful" parse error (0); every real one is a usage error.
+    return app.exit(error) == kExitOk ? kExitOk : kExitUsage;
+  }
+
+  const std::string command = app.get_subcommands().front()->get_name();
+  if (command == "verify") {
+    return agentlog_tools::VerifyCommand(args.db, IfGiven(args.verify_run_option, args.run),
+                                         IfGiven(args.against_option, args.against));
+  }
+  if (command == "digest") {
+    return agentlog_tools::DigestCommand(args.db, IfGiven(args.digest_run_option, args.run));
+  }
+  if (command == "log") {
+    if (args.limit > 0) args.range.limit = args.limit;
+    return agentlog_tools::LogCommand(args.db, args.run, args.range);
+  }
+  return agentlog_tools::DemoCommand(args.db);
+}

@@ -1,0 +1,134 @@
+// tools/commands.cc: verify, digest and log (see commands.h).
+#include "tools/commands.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "tools/event_json.h"
+
+namespace agentlog_tools {
+namespace {
+
+// Events fetched per ReadRun call by `log`: bounds the memory one page takes
+// whatever the run's length.
+constexpr size_t kLogPageEvents = 1000;
+static_assert(kLogPageEvents <= agentlog::kMaxReadLimit);
+
+// stdout failing (disk full, closed pipe) is an operating error: report it.
+int FinishOutput(const char* command) {
+  std::cout.flush();
+  if (!std::cout) {
+    std::fprintf(stderr, "agentlog %s: could not write to standard output\n", command);
+    return kExitOther;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int ExitCodeFor(const agentlog::Status& status) {
+  switch (status.code()) {
+    case agentlog::Code::kOk: return kExitOk;
+    case agentlog::Code::kCorruption: return kExitCorruption;
+    case agentlog::Code::kInvalidArgument: return kExitUsage;
+    case agentlog::Code::kLimitExceeded: return kExitUsage;  // e.g. a 200-byte run id
+    case agentlog::Code::kNotFound: return kExitNotFound;
+    default: return kExitOther;
+  }
+}
+
+int Fail(const char* command, const agentlog::Status& status) {
+  std::fprintf(stderr, "agentlog %s: %s\n", command, status.ToString().c_str());
+  return ExitCodeFor(status);
+}
+
+agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStore(const std::string& path, bool create) {
+  agentlog::Options options;
+  // Only tools/ choose the clock: this is the wall clock.
+  options.clock = agentlog::SystemClock();
+  options.create_if_missing = create;
+  return agentlog::Store::Open(options, path);
+}
+
+agentlog::Status VerifyStore(agentlog::Store& store, const std::optional<std::string>& run,
+                             const std::optional<std::string>& digest,
+                             agentlog::VerifyStats* stats) {
+  if (run.has_value() && digest.has_value()) {
+    return agentlog::Status::InvalidArgument("give a RUN or --against DIGEST, not both");
+  }
+  if (digest.has_value()) return store.VerifyAgainst(*digest, stats);
+  if (run.has_value()) return store.Verify(*run, stats);
+  return store.VerifyAll(stats);
+}
+
+std::string VerifyOkLine(const agentlog::VerifyStats& stats) {
+  std::string line = "ok: " + std::to_string(stats.runs) + " runs, " +
+                     std::to_string(stats.events) + " events verified";
+  if (stats.removed_payloads > 0) {
+    line += " (" + std::to_string(stats.removed_payloads) +
+            " payloads removed by policy; their hashes verified)";
+  }
+  return line;
+}
+
+int VerifyCommand(const std::string& db, const std::optional<std::string>& run,
+                  const std::optional<std::string>& digest) {
+  auto store = OpenStore(db, /*create=*/false);
+  if (!store.ok()) return Fail("verify", store.status());
+  agentlog::VerifyStats stats;
+  agentlog::Status status = VerifyStore(**store, run, digest, &stats);
+  if (!status.ok()) return Fail("verify", status);
+  std::cout << VerifyOkLine(stats) << '\n';
+  if (status = (*store)->Close(); !status.ok()) return Fail("verify", status);
+  return FinishOutput("verify");
+}
+
+int DigestCommand(const std::string& db, const std::optional<std::string>& run) {
+  auto store = OpenStore(db, /*create=*/false);
+  if (!store.ok()) return Fail("digest", store.status());
+  auto digest = run.has_value() ? (*store)->RunDigest(*run) : (*store)->StoreDigest();
+  if (!digest.ok()) return Fail("digest", digest.status());
+  std::cout << *digest << '\n';
+  if (auto status = (*store)->Close(); !status.ok()) return Fail("digest", status);
+  return FinishOutput("digest");
+}
+
+int LogCommand(const std::string& db, const std::string& run, const LogRange& range) {
+  auto store = OpenStore(db, /*create=*/false);
+  if (!store.ok()) return Fail("log", store.status());
+  // An unknown run is NotFound even when the range is empty.
+  if (auto info = (*store)->GetRun(run); !info.ok()) return Fail("log", info.status());
+
+  EventRenderer renderer;
+  uint64_t remaining = range.limit.value_or(UINT64_MAX);
+  agentlog::ReadOptions page;
+  page.from_sequence = range.from_sequence;
+  page.to_sequence = range.to_sequence;
+  page.reverse = range.reverse;
+  // Each page moves the cursor past the last sequence it returned, so the
+  // loop ends after at most (range length / kLogPageEvents) + 1 pages.
+  while (remaining > 0) {
+    page.limit = static_cast<size_t>(std::min<uint64_t>(remaining, kLogPageEvents));
+    auto events = (*store)->ReadRun(run, page);
+    if (!events.ok()) return Fail("log", events.status());
+    for (const agentlog::Event& event : *events) {
+      std::cout << renderer.ToJsonLine(event) << '\n';
+    }
+    remaining -= events->size();
+    if (events->size() < page.limit) break;  // the range is exhausted
+    const uint64_t last = events->back().sequence();
+    if (range.reverse) {
+      if (last <= page.from_sequence) break;
+      page.to_sequence = last - 1;
+    } else {
+      if (last >= page.to_sequence) break;
+      page.from_sequence = last + 1;
+    }
+  }
+  if (auto status = (*store)->Close(); !status.ok()) return Fail("log", status);
+  return FinishOutput("log");
+}
+
+}  // namespace agentlog_tools

@@ -1,0 +1,63 @@
+// tools/commands.h: the subcommands of `agentlog`, behind the argument parser.
+//
+// Each command returns the process exit code (kExit*). Results go to stdout;
+// errors go to stderr as the Status message, which names the run and the
+// sequence when there is one.
+#ifndef AGENTLOG_TOOLS_COMMANDS_H_
+#define AGENTLOG_TOOLS_COMMANDS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agentlog/agentlog.h"
+
+namespace agentlog_tools {
+
+// Exit codes, documented in `agentlog --help`. Stable: scripts switch on them.
+constexpr int kExitOk = 0;
+constexpr int kExitCorruption = 1;  // a check failed: the store's bytes or chain are damaged
+constexpr int kExitUsage = 2;       // bad arguments; InvalidArgument, LimitExceeded
+constexpr int kExitNotFound = 3;    // no such store, run or event
+constexpr int kExitOther = 4;       // any other error (I/O, busy, conflict, closed, ...)
+
+// The exit code for `status` (kExitOk for OK).
+int ExitCodeFor(const agentlog::Status& status);
+
+// Prints "agentlog COMMAND: <status>" to stderr; returns ExitCodeFor(status).
+int Fail(const char* command, const agentlog::Status& status);
+
+// Opens the store at `path` with the system clock. Read-only commands pass
+// create = false, so a mistyped path gives NotFound instead of a new store.
+agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStore(const std::string& path, bool create);
+
+// Verify(run) when `run` is set, VerifyAgainst(digest) when `digest` is
+// set, VerifyAll() otherwise. REQUIRES: not both set.
+agentlog::Status VerifyStore(agentlog::Store& store, const std::optional<std::string>& run,
+                             const std::optional<std::string>& digest,
+                             agentlog::VerifyStats* stats);
+
+// "ok: N runs, M events verified" (plus removed payloads when there are any).
+std::string VerifyOkLine(const agentlog::VerifyStats& stats);
+
+int VerifyCommand(const std::string& db, const std::optional<std::string>& run,
+                  const std::optional<std::string>& digest);
+
+int DigestCommand(const std::string& db, const std::optional<std::string>& run);
+
+struct LogRange {
+  uint64_t from_sequence = 1;
+  uint64_t to_sequence = UINT64_MAX;
+  bool reverse = false;
+  std::optional<uint64_t> limit;  // unset: every event in the range
+};
+int LogCommand(const std::string& db, const std::string& run, const LogRange& range);
+
+// tools/demo_run.cc.
+int DemoCommand(const std::string& db);
+
+}  // namespace agentlog_tools
+
+#endif  // AGENTLOG_TOOLS_COMMANDS_H_

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# tools/run.sh: from a fresh Debian 12 machine to a running agentlog.
+#
+#   bash tools/run.sh demo   install packages, build, run `agentlog demo` on a new store
+#   bash tools/run.sh test   install packages, build, run the whole test suite (ctest)
+#
+# Packages: installed with apt-get when one is missing (as root, or through
+# sudo); skipped when all are present, so a developer's machine needs no root.
+# Build: build/ in the repository, RelWithDebInfo, `-j2` (AGENTLOG_JOBS to change).
+# Exit status: the demo's or ctest's; non-zero on any failure.
+set -euo pipefail
+
+usage() {
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+mode=${1:-}
+[[ $mode == demo || $mode == test ]] || usage
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$repo/build
+jobs=${AGENTLOG_JOBS:-2}
+
+# Everything the CMake files and the tests use, by Debian 12 package name.
+# README "Dependencies" says why each is there.
+packages=(
+  cmake make g++ pkg-config   # toolchain (tests/install_test.sh uses g++ and pkg-config too)
+  librocksdb-dev              # the LSM store (pulls in snappy, lz4, zstd, ... dev packages)
+  libflatbuffers-dev flatbuffers-compiler  # schema'd records; flatc at build time
+  libxxhash-dev               # XXH3 frame checksums
+  libssl-dev                  # libcrypto SHA-256: payload hashes and the chain
+  catch2                      # the C++ test suite (Catch2 v2)
+  libcli11-dev nlohmann-json3-dev  # the agentlog command line and its JSON output
+)
+
+install_packages() {
+  local missing=() package
+  for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$package")
+    fi
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "== packages: all ${#packages[@]} present, skipping apt-get"
+    return
+  fi
+  echo "== packages: installing ${missing[*]}"
+  local as_root=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if ! command -v sudo >/dev/null; then
+      echo "run.sh: missing packages (${missing[*]}) and not root: run as root, or" \
+           "apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
+    as_root=(sudo)
+  fi
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# configure_and_build [TARGET]: everything, or only TARGET (the demo needs
+# only the tool).
+configure_and_build() {
+  local targets=()
+  [[ $# -gt 0 ]] && targets=(--target "$1")
+  # A build/ copied from another checkout points at that checkout: start over.
+  if [[ -f $build/CMakeCache.txt ]] &&
+     ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$repo" "$build/CMakeCache.txt"; then
+    echo "== build/ belongs to another source tree; removing it"
+    rm -rf "$build"
+  fi
+  echo "== configuring $build (RelWithDebInfo)"
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  echo "== building ${1:-everything} with -j$jobs"
+  cmake --build "$build" -j"$jobs" "${targets[@]}"
+}
+
+run_demo() {
+  local store
+  store=$(mktemp -d "${TMPDIR:-/tmp}/agentlog_demo.XXXXXX")
+  echo "== agentlog demo $store"
+  "$build/tools/agentlog" demo "$store"
+  echo
+  echo "The store is left in $store; explore it with, for example:"
+  echo "  $build/tools/agentlog log $store incident-summary-1 --from 10 --limit 3"
+  echo "  $build/tools/agentlog verify $store"
+  echo "  $build/tools/agentlog --help"
+}
+
+run_tests() {
+  echo "== ctest"
+  # ctest prints its summary line ("100% tests passed, 0 tests failed out of N")
+  # and exits non-zero when a test fails; set -e passes that on.
+  cd "$build"
+  ctest --output-on-failure -j"$jobs"
+}
+
+install_packages
+if [[ $mode == demo ]]; then
+  configure_and_build agentlog_cli
+  run_demo
+else
+  configure_and_build
+  run_tests
+fi
