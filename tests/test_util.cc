@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <catch2/catch.hpp>
 #include <random>
+#include <thread>
 
 #include "engine/store_impl.h"
 
@@ -112,6 +114,60 @@ internal::Backend& BackendOf(Store& store) {
   auto* impl = dynamic_cast<internal::StoreImpl*>(&store);
   REQUIRE(impl != nullptr);
   return *impl->backend_for_testing();
+}
+
+std::vector<EventInput> Messages(size_t count, const std::string& prefix) {
+  std::vector<EventInput> events;
+  events.reserve(count);
+  for (size_t i = 1; i <= count; ++i) events.push_back(Message(prefix + "-" + std::to_string(i)));
+  return events;
+}
+
+AppendOptions WithDurability(Durability durability) {
+  AppendOptions options;
+  options.durability = durability;
+  return options;
+}
+
+std::string MessageText(const Event& event) {
+  REQUIRE(event.body() != nullptr);
+  const fb::MessageAppended* message = event.body()->body_as_MessageAppended();
+  REQUIRE(message != nullptr);
+  return message->text() != nullptr ? message->text()->str() : std::string();
+}
+
+std::vector<Event> ReadWholeRun(Store& store, const std::string& run_id) {
+  std::vector<Event> all;
+  ReadOptions options;
+  for (;;) {
+    auto page = store.ReadRun(run_id, options);
+    INFO(page.status().ToString());
+    REQUIRE(page.ok());
+    if (page->empty()) return all;
+    options.from_sequence = page->back().sequence() + 1;
+    for (Event& event : *page) all.push_back(std::move(event));
+  }
+}
+
+std::vector<Event> ReadAllGlobal(Store& store, uint64_t after_position) {
+  std::vector<Event> all;
+  for (;;) {
+    auto page = store.ReadGlobal(after_position, 1000);
+    INFO(page.status().ToString());
+    REQUIRE(page.ok());
+    if (page->empty()) return all;
+    after_position = page->back().global_position();
+    for (Event& event : *page) all.push_back(std::move(event));
+  }
+}
+
+bool WaitUntil(const std::function<bool()>& condition, int64_t timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 }  // namespace agentlog::testing

@@ -5,6 +5,7 @@
 #define AGENTLOG_TESTS_TEST_UTIL_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,21 @@ AppendResult AppendMessage(Store& store, const std::string& run_id, const std::s
 
 // The store's backend, for tests that damage it on purpose.
 internal::Backend& BackendOf(Store& store);
+
+// ---- helpers of the append, read, concurrency and subscription tests ----
+
+// `count` message events with texts prefix-1, prefix-2, ...
+std::vector<EventInput> Messages(size_t count, const std::string& prefix = "m");
+// AppendOptions with only the durability set.
+AppendOptions WithDurability(Durability durability);
+// The text of a MessageAppended event; REQUIREs that it is one.
+std::string MessageText(const Event& event);
+// Every event of a run, ascending, paging through ReadRun; REQUIREs success.
+std::vector<Event> ReadWholeRun(Store& store, const std::string& run_id);
+// Every event after `after_position`, paging through ReadGlobal; REQUIREs success.
+std::vector<Event> ReadAllGlobal(Store& store, uint64_t after_position = 0);
+// Polls `condition` every millisecond until it holds or `timeout_ms` passes.
+bool WaitUntil(const std::function<bool()>& condition, int64_t timeout_ms);
 
 }  // namespace agentlog::testing
 
