@@ -194,12 +194,20 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
                             ", found " + std::to_string(run.head_sequence) +
                             "; re-read the run and decide again");
   }
-  if (options.lease_epoch.has_value() && *options.lease_epoch != run.lease_epoch) {
-    return Status::Fenced(run_name + ": lease epoch " + std::to_string(*options.lease_epoch) +
-                          " is not the current epoch " + std::to_string(run.lease_epoch) +
-                          (run.lease_holder.empty() ? std::string()
-                                                    : " (held by \"" + run.lease_holder + "\")") +
-                          "; this worker no longer owns the run");
+  if (options.lease_epoch.has_value()) {
+    if (*options.lease_epoch != run.lease_epoch) {
+      return Status::Fenced(run_name + ": lease epoch " + std::to_string(*options.lease_epoch) +
+                            " is not the current epoch " + std::to_string(run.lease_epoch) +
+                            (run.lease_holder.empty() ? std::string()
+                                                      : " (held by \"" + run.lease_holder + "\")") +
+                            "; this worker no longer owns the run");
+    }
+    // A released lease fences its own epoch too: its holder gave the run up.
+    if (run.lease_epoch != 0 && run.lease_holder.empty()) {
+      return Status::Fenced(run_name + ": lease epoch " + std::to_string(run.lease_epoch) +
+                            " was released; acquire the lease again (epoch " +
+                            std::to_string(run.lease_epoch + 1) + ") before appending under it");
+    }
   }
   if (!options.session_id.empty() && exists && run.session_id != options.session_id) {
     return Status::InvalidArgument(run_name + " belongs to session \"" + run.session_id +

@@ -127,6 +127,22 @@ class StoreImpl final : public Store {
   Result<std::string> StoreRootAsOf(uint64_t position, uint64_t* run_count);
   Status StopSubscriptions();
 
+  // Reads in flight. Close refuses new reads, waits for these to finish,
+  // and only then closes the backend, so no read ever runs on a closed
+  // database. Nested reads (ReadRun calls GetRun) simply count twice.
+  class ReadGuard {
+   public:
+    explicit ReadGuard(StoreImpl* store);
+    ~ReadGuard();
+    ReadGuard(const ReadGuard&) = delete;
+    ReadGuard& operator=(const ReadGuard&) = delete;
+    const Status& status() const { return status_; }
+
+   private:
+    StoreImpl* const store_;
+    Status status_;
+  };
+
   const Options options_;
   std::unique_ptr<Backend> backend_;
   std::shared_ptr<CommitNotifier> notifier_;
@@ -141,6 +157,11 @@ class StoreImpl final : public Store {
   bool closed_ GUARDED_BY(mu_) = false;
   Status write_failure_ GUARDED_BY(mu_);  // set once a write fails: no more appends
   std::vector<std::weak_ptr<SubscriptionCore>> subscriptions_ GUARDED_BY(mu_);
+
+  Mutex read_mu_;
+  CondVar readers_done_cv_{&read_mu_};
+  size_t readers_ GUARDED_BY(read_mu_) = 0;
+  bool reads_closed_ GUARDED_BY(read_mu_) = false;
 
   // The committer role only (see committing_).
   std::unordered_map<std::string, RunInfo> run_cache_;

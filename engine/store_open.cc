@@ -132,12 +132,33 @@ Status StoreImpl::Close() {
     while (!queue_.empty() || committing_) idle_cv_.Wait();
   }
   Status status = StopSubscriptions();
+  {
+    MutexLock lock(&read_mu_);
+    reads_closed_ = true;
+    while (readers_ > 0) readers_done_cv_.Wait();
+  }
   Status backend_status = backend_->Close();
   {
     MutexLock lock(&mu_);
     closed_ = true;
   }
   return status.ok() ? backend_status : status;
+}
+
+StoreImpl::ReadGuard::ReadGuard(StoreImpl* store) : store_(store) {
+  MutexLock lock(&store_->read_mu_);
+  if (store_->reads_closed_) {
+    status_ = Status::Closed("the store is closed");
+  } else {
+    ++store_->readers_;
+  }
+}
+
+StoreImpl::ReadGuard::~ReadGuard() {
+  if (!status_.ok()) return;  // never counted
+  MutexLock lock(&store_->read_mu_);
+  AGENTLOG_ASSERT(store_->readers_ > 0);
+  if (--store_->readers_ == 0) store_->readers_done_cv_.SignalAll();
 }
 
 Status StoreImpl::StopSubscriptions() {

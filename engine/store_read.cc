@@ -33,6 +33,8 @@ Result<Event> StoreImpl::ReadChecked(std::string_view run_id, uint64_t sequence)
 }
 
 Result<Event> StoreImpl::ReadEvent(std::string_view run_id, uint64_t sequence) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   Status status = ValidateName(run_id, "run id");
   if (!status.ok()) return status;
   if (sequence == 0) return Status::InvalidArgument("sequence 0 does not exist; runs start at 1");
@@ -40,6 +42,8 @@ Result<Event> StoreImpl::ReadEvent(std::string_view run_id, uint64_t sequence) {
 }
 
 Result<RunInfo> StoreImpl::GetRun(std::string_view run_id) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   Status status = ValidateName(run_id, "run id");
   if (!status.ok()) return status;
   std::string value;
@@ -53,6 +57,8 @@ Result<RunInfo> StoreImpl::GetRun(std::string_view run_id) {
 }
 
 Result<std::vector<Event>> StoreImpl::ReadRun(std::string_view run_id, const ReadOptions& options) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   Status status = CheckLimit(options.limit);
   if (!status.ok()) return status;
   auto info = GetRun(run_id);
@@ -99,6 +105,8 @@ Result<std::vector<Event>> StoreImpl::ReadRun(std::string_view run_id, const Rea
 }
 
 Result<std::vector<RunInfo>> StoreImpl::ListRuns(const RunFilter& filter) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   Status status = CheckLimit(filter.limit);
   if (!status.ok()) return status;
   if (!filter.session_id.empty()) {
@@ -144,6 +152,8 @@ Result<std::vector<RunInfo>> StoreImpl::ListRuns(const RunFilter& filter) {
 }
 
 Result<std::vector<Event>> StoreImpl::ReadGlobal(uint64_t after_position, size_t limit) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   Status status = CheckLimit(limit);
   if (!status.ok()) return status;
   std::vector<Event> events;

@@ -121,6 +121,8 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, Verify
 }
 
 Status StoreImpl::Verify(std::string_view run_id, VerifyStats* stats) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   auto info = GetRun(run_id);
   if (!info.ok()) return info.status();
   return VerifyRun(run_id, *info, stats);
@@ -145,6 +147,8 @@ Status StoreImpl::VerifyGlobalIndex(uint64_t through_position, uint64_t expected
 }
 
 Status StoreImpl::VerifyAll(VerifyStats* stats) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   VerifyStats local;
   VerifyStats* counts = stats != nullptr ? stats : &local;
   // Everything committed up to here is visible to the walk below; later
@@ -170,6 +174,8 @@ Status StoreImpl::VerifyAll(VerifyStats* stats) {
 }
 
 Result<std::string> StoreImpl::RunDigest(std::string_view run_id) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   auto info = GetRun(run_id);
   if (!info.ok()) return info.status();
   return std::string(kRunDigestPrefix) + std::string(run_id) + ":" +
@@ -225,6 +231,8 @@ Result<std::string> StoreImpl::StoreRootAsOf(uint64_t position, uint64_t* run_co
 }
 
 Result<std::string> StoreImpl::StoreDigest() {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   const uint64_t position = last_position_.load();
   uint64_t runs = 0;
   auto root = StoreRootAsOf(position, &runs);
@@ -234,6 +242,8 @@ Result<std::string> StoreImpl::StoreDigest() {
 }
 
 Status StoreImpl::VerifyAgainst(std::string_view digest, VerifyStats* stats) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
   const std::string shown(digest.substr(0, 200));
   auto bad = [&] {
     return Status::InvalidArgument("\"" + shown + "\" is not an agentlog digest; expected " +

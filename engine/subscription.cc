@@ -10,7 +10,10 @@ SubscriptionCore::SubscriptionCore(Store* store, std::shared_ptr<CommitNotifier>
 
 void SubscriptionCore::Start() {
   MutexLock lock(&join_mu_);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    Run();
+    finished_.store(true);
+  });
 }
 
 bool SubscriptionCore::StopRequested() {
@@ -82,9 +85,10 @@ Result<std::unique_ptr<Subscription>> StoreImpl::Subscribe(uint64_t after_positi
     MutexLock lock(&mu_);
     if (closing_ || closed_) return Status::Closed("the store is closed");
     std::erase_if(subscriptions_, [](const std::weak_ptr<SubscriptionCore>& weak) {
+      // A subscription frees its slot when its handle is destroyed or its
+      // thread has ended (cancelled, or stopped by an error).
       auto core = weak.lock();
-      // A stopped core whose handle is gone, or whose thread ended, frees its slot.
-      return core == nullptr;
+      return core == nullptr || core->finished();
     });
     if (subscriptions_.size() >= options_.max_subscriptions) {
       return Status::Busy(std::to_string(subscriptions_.size()) +

@@ -32,6 +32,8 @@ class SubscriptionCore {
   void Stop(Status status);
   uint64_t position() const { return position_.load(); }
   Status status() const;
+  // True once the thread has returned (stopped, failed or store closed).
+  bool finished() const { return finished_.load(); }
 
  private:
   void Run();
@@ -41,6 +43,7 @@ class SubscriptionCore {
   const std::shared_ptr<CommitNotifier> notifier_;
   const SubscriptionCallback callback_;
   std::atomic<uint64_t> position_;
+  std::atomic<bool> finished_{false};
   mutable Mutex status_mu_;
   Status status_ GUARDED_BY(status_mu_);
   bool stop_ GUARDED_BY(notifier_->mu) = false;

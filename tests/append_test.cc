@@ -652,3 +652,27 @@ TEST_CASE("Append.BothDurabilityModesCommitAndSurviveReopen", "[append][durabili
   CHECK(store->LastPosition() == 12);
   CHECK(store->VerifyAll().ok());
 }
+
+TEST_CASE("Append.ReleasedLeaseFencesItsOwnEpoch", "[append][lease]") {
+  // Goal: once a holder releases its lease, its epoch no longer lets it
+  // append (a late write from it is fenced), and only a new LeaseAcquired
+  // with the next epoch reopens fenced appends. Method: acquire 1, release 1,
+  // append with lease 1 (fenced, nothing written), acquire 2, append with 2.
+  TempDir dir;
+  ManualClock clock(1'000);
+  auto store = OpenStore(dir.path(), &clock);
+  REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-1", 1))).ok());
+  REQUIRE(AppendOne(*store, "run-a", Input(LeaseReleasedPayload("worker-1", 1)), WithLease(1)).ok());
+  const uint64_t last = store->LastPosition();
+  auto late = AppendEvents(*store, "run-a", Messages(1, "late"), WithLease(1));
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.status().IsFenced());
+  CHECK_THAT(late.status().message(), Contains("released"));
+  CheckNothingWritten(*store, "run-a", last, 2);
+  auto run = store->GetRun("run-a");
+  REQUIRE(run.ok());
+  CHECK(run->lease_holder.empty());
+  CHECK(run->lease_epoch == 1);
+  REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-2", 2))).ok());
+  CHECK(AppendEvents(*store, "run-a", Messages(1, "w2"), WithLease(2)).ok());
+}

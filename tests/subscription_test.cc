@@ -323,3 +323,25 @@ TEST_CASE("Subscription.EmptyCallbackIsRefused", "[subscription][validation]") {
   auto subscription = store->Subscribe(0, collector.Callback());
   CHECK(subscription.ok());
 }
+
+TEST_CASE("Subscription.StoppedByItsCallbackFreesItsSlot", "[subscription][limits]") {
+  // Goal: a subscription whose callback failed no longer counts toward
+  // Options::max_subscriptions, even while its handle is kept (to read its
+  // status). Method: limit 1; a callback that fails on its first event;
+  // wait until it stopped; subscribe again.
+  TempDir dir;
+  ManualClock clock(1'000);
+  Options options;
+  options.max_subscriptions = 1;
+  auto store = OpenStore(dir.path(), &clock, options);
+  AppendMessage(*store, "run-a", "one");
+  auto failing = SubscribeOrFail(*store, 0, [](const Event&) {
+    return Status::InvalidArgument("consumer refused the event");
+  });
+  REQUIRE(WaitUntil([&] { return !failing->status().ok(); }, 5000));
+  CHECK(failing->status().IsInvalidArgument());
+  Collector collector;
+  auto again = store->Subscribe(0, collector.Callback());
+  INFO(again.status().ToString());
+  CHECK(again.ok());
+}

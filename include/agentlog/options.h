@@ -94,8 +94,8 @@ struct AppendOptions {
   std::optional<uint64_t> expected_head;
 
   // Fencing: the lease epoch the caller holds. If it is not the run's current
-  // epoch the append is refused with Fenced and nothing is written.
-  // Default: unset (no check).
+  // epoch, or that lease was released (LeaseReleased), the append is refused
+  // with Fenced and nothing is written. Default: unset (no check).
   std::optional<uint64_t> lease_epoch;
 
   // When set, the append is recorded once under this key (store-wide): a

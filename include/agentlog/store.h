@@ -122,10 +122,11 @@ class Store {
   // Closes the store if it is open; an error from that close is dropped.
   virtual ~Store() = default;
 
-  // Waits for queued appends, stops subscriptions (they end with Closed),
-  // flushes and closes the database. Later calls return Closed (a second
-  // Close returns OK). REQUIRES: no read of this store in flight on another
-  // thread (appends may be: they are answered first, or refused with Closed).
+  // Refuses new calls, answers the appends already queued, stops
+  // subscriptions (they end with Closed), waits for reads in flight, then
+  // flushes and closes the database. Later calls return Closed; a second
+  // Close returns OK. May run while other threads call the store.
+  // REQUIRES: not called from a subscription callback.
   virtual Status Close() = 0;
 
   // Appends `events` to run `run_id`, all or nothing: the run is created by
