@@ -71,16 +71,24 @@ Hash ChainHash(const Hash& previous, const Envelope& envelope) {
   return Sha256(input);
 }
 
-std::string EncodeRecord(const Envelope& envelope, const Hash& chain_hash,
-                         std::string_view payload) {
+namespace {
+
+// Builds the record; with payload_removed, the payload field is left out
+// (FlatBuffers' verifier refuses a zero-length nested buffer).
+std::string BuildRecord(const Envelope& envelope, const Hash& chain_hash, std::string_view payload,
+                        bool payload_removed) {
   AGENTLOG_ASSERT(envelope.sequence >= 1);
   AGENTLOG_ASSERT(envelope.global_position >= 1);
+  AGENTLOG_ASSERT(payload_removed || !payload.empty());
   flatbuffers::FlatBufferBuilder builder(256 + payload.size());
-  // The payload is itself a FlatBuffer: keep it 8-byte aligned so it can be
-  // read in place (engine/frame.h keeps the record aligned too).
-  builder.ForceVectorAlignment(payload.size(), 1, 8);
-  auto payload_offset =
-      builder.CreateVector(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> payload_offset;
+  if (!payload_removed) {
+    // The payload is itself a FlatBuffer: keep it 8-byte aligned so it can
+    // be read in place (engine/frame.h keeps the record aligned too).
+    builder.ForceVectorAlignment(payload.size(), 1, 8);
+    payload_offset =
+        builder.CreateVector(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+  }
   auto chain_offset = builder.CreateVector(chain_hash.data(), chain_hash.size());
   auto payload_hash_offset =
       builder.CreateVector(envelope.payload_hash.data(), envelope.payload_hash.size());
@@ -105,12 +113,23 @@ std::string EncodeRecord(const Envelope& envelope, const Hash& chain_hash,
   record.add_actor_id(actor_id);
   record.add_payload_hash(payload_hash_offset);
   record.add_chain_hash(chain_offset);
-  record.add_payload_state(fb::PayloadState_Present);
-  record.add_payload(payload_offset);
+  record.add_payload_state(payload_removed ? fb::PayloadState_Removed : fb::PayloadState_Present);
+  if (!payload_removed) record.add_payload(payload_offset);
   builder.Finish(record.Finish());
   return EncodeFrame(FrameKind::kRecordV1,
                      std::string_view(reinterpret_cast<const char*>(builder.GetBufferPointer()),
                                       builder.GetSize()));
+}
+
+}  // namespace
+
+std::string EncodeRecord(const Envelope& envelope, const Hash& chain_hash,
+                         std::string_view payload) {
+  return BuildRecord(envelope, chain_hash, payload, /*payload_removed=*/false);
+}
+
+std::string EncodeTombstone(const Envelope& envelope, const Hash& chain_hash) {
+  return BuildRecord(envelope, chain_hash, {}, /*payload_removed=*/true);
 }
 
 std::string RecordName(std::string_view run_id, uint64_t sequence) {

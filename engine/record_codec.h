@@ -42,6 +42,11 @@ Hash ChainHash(const Hash& previous, const Envelope& envelope);
 std::string EncodeRecord(const Envelope& envelope, const Hash& chain_hash,
                          std::string_view payload);
 
+// The same record with its payload removed (retention, redaction): every
+// envelope field, the payload hash and the chain hash kept, payload_state
+// Removed and the payload field absent (record_format.md, "Chain").
+std::string EncodeTombstone(const Envelope& envelope, const Hash& chain_hash);
+
 // "run \"r1\" event 7", for messages.
 std::string RecordName(std::string_view run_id, uint64_t sequence);
 

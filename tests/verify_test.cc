@@ -94,41 +94,10 @@ void CutRun(Store& store, const std::string& run_id, uint64_t new_head) {
   PutRunMeta(store, info);
 }
 
-// The test-only tombstone encoder: EncodeRecord (engine/record_codec.cc)
-// with payload_state Removed and no payload, keeping the envelope, its
-// payload hash and its chain hash. The payload field is left absent, not
-// a zero-length vector: FlatBuffers 2.0's verifier refuses a nested buffer
-// shorter than FLATBUFFERS_MIN_BUFFER_SIZE, so such a record would read as
-// Corruption.
+// A tombstone of `owned`: the engine's encoder (EncodeTombstone, the one
+// retention and redaction use) over the record's own envelope and chain.
 std::string EncodeTombstone(const OwnedRecord& owned) {
-  flatbuffers::FlatBufferBuilder builder(256);
-  auto chain = builder.CreateVector(owned.chain_hash.data(), owned.chain_hash.size());
-  auto payload_hash = builder.CreateVector(owned.payload_hash.data(), owned.payload_hash.size());
-  auto actor_id = builder.CreateString(owned.actor_id);
-  auto idempotency_key = builder.CreateString(owned.idempotency_key);
-  auto step_id = builder.CreateString(owned.step_id);
-  auto turn_id = builder.CreateString(owned.turn_id);
-  auto run_id = builder.CreateString(owned.run_id);
-  fb::RecordBuilder record(builder);
-  record.add_run_id(run_id);
-  record.add_sequence(owned.sequence);
-  record.add_global_position(owned.global_position);
-  record.add_timestamp_us(owned.timestamp_us);
-  record.add_event_type(owned.event_type);
-  record.add_schema_version(owned.schema_version);
-  record.add_turn_id(turn_id);
-  record.add_step_id(step_id);
-  record.add_causation(owned.causation);
-  record.add_idempotency_key(idempotency_key);
-  record.add_actor_kind(static_cast<fb::ActorKind>(owned.actor_kind));
-  record.add_actor_id(actor_id);
-  record.add_payload_hash(payload_hash);
-  record.add_chain_hash(chain);
-  record.add_payload_state(fb::PayloadState_Removed);
-  builder.Finish(record.Finish());
-  return internal::EncodeFrame(
-      internal::FrameKind::kRecordV1,
-      std::string_view(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize()));
+  return internal::EncodeTombstone(owned.envelope(), owned.chain_hash);
 }
 
 std::string Hex64(const std::string& bytes) { return HexEncode(bytes); }
@@ -543,7 +512,7 @@ TEST_CASE("Verify.AcceptsAPayloadTombstoneButNotAChangedPayloadHash", "[verify][
   // digests), is counted in VerifyStats::removed_payloads, and reads back
   // with payload_removed() and no body; a tombstone whose payload hash was
   // changed fails Verify.
-  // Method: a test-only tombstone encoder (EncodeTombstone above) replaces
+  // Method: the engine's tombstone encoder (EncodeTombstone above) replaces
   // r1 event 2.
   TempDir dir;
   ManualClock clock(kStartUs);
