@@ -1,8 +1,10 @@
 // bench/append_bench.cc: appends per second through the public API, per
-// durability mode, at 1 and 32 appenders, beside the disk's fsync floor
-// measured in the same process (one small write + fdatasync per loop).
-// The full benchmark suite (raw RocksDB and SQLite baselines) is a separate
-// issue; this program gives the first figures and the ratio to the floor.
+// durability mode, at 1 and 32 appenders, beside two baselines measured in
+// the same process: the disk's fsync floor (one small write + fdatasync per
+// loop) and raw RocksDB (default options, 64 MiB write buffer) putting a
+// value of the same size under a 40-byte key, with the same sync flag and
+// thread count. The full benchmark suite (SQLite, reads, time travel, space)
+// is a separate issue; this program gives the first figures as ratios.
 //
 // Usage: agentlog_append_bench [--seconds S] [--dir DIR] [--payload BYTES]
 #include <fcntl.h>
@@ -14,9 +16,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <rocksdb/db.h>
 
 #include "agentlog/agentlog.h"
 
@@ -102,6 +107,52 @@ double AppendRate(const std::string& dir, int threads, agentlog::Durability dura
   return total.load() / elapsed;
 }
 
+double RawRocksDbRate(const std::string& dir, int threads, bool sync, size_t value_bytes,
+                      double seconds) {
+  std::filesystem::remove_all(dir);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.write_buffer_size = size_t{64} << 20;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status status = rocksdb::DB::Open(options, dir, &raw);
+  if (!status.ok()) {
+    std::fprintf(stderr, "rocksdb open: %s\n", status.ToString().c_str());
+    std::exit(1);
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  const std::string value(value_bytes, 'v');
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> total{0};
+  std::vector<std::thread> workers;
+  const auto start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      rocksdb::WriteOptions write_options;
+      write_options.sync = sync;
+      char key[41];
+      uint64_t done = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        std::snprintf(key, sizeof(key), "bench-run-%02d-%027llu", t,
+                      static_cast<unsigned long long>(done));
+        rocksdb::Status put = db->Put(write_options, rocksdb::Slice(key, 40), value);
+        if (!put.ok()) {
+          std::fprintf(stderr, "rocksdb put: %s\n", put.ToString().c_str());
+          std::exit(1);
+        }
+        ++done;
+      }
+      total += done;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& worker : workers) worker.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  db.reset();
+  std::filesystem::remove_all(dir);
+  return total.load() / elapsed;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,13 +173,20 @@ int main(int argc, char** argv) {
   const double floor = FsyncFloor(dir, seconds);
   std::printf("payload %zu bytes (FlatBuffer %zu bytes), %.1f s per figure\n", payload_bytes,
               payload.size(), seconds);
-  std::printf("%-34s %12.0f /s\n", "fdatasync floor (512 B writes)", floor);
+  std::printf("fdatasync floor (512 B writes): %.0f /s\n", floor);
+  std::printf("%-30s %12s %12s %10s %10s\n", "appends (1 event each)", "agentlog/s", "rocksdb/s",
+              "vs rocksdb", "vs fsync");
   for (auto [name, durability] : {std::pair{"sync", agentlog::Durability::kSync},
                                   std::pair{"buffered", agentlog::Durability::kBuffered}}) {
     for (int threads : {1, 32}) {
       const double rate = AppendRate(dir + "/store", threads, durability, payload, seconds);
-      std::printf("%-10s appends, %2d appender(s)   %12.0f /s   %6.2fx the fsync floor\n", name,
-                  threads, rate, rate / floor);
+      const double baseline = RawRocksDbRate(dir + "/rocksdb", threads,
+                                             durability == agentlog::Durability::kSync,
+                                             payload.size(), seconds);
+      char label[64];
+      std::snprintf(label, sizeof(label), "%s, %d appender(s)", name, threads);
+      std::printf("%-30s %12.0f %12.0f %9.2fx %9.2fx\n", label, rate, baseline, rate / baseline,
+                  rate / floor);
     }
   }
   return 0;

@@ -173,8 +173,11 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
   size_t total_bytes = 0;
   prepared->clear();
   prepared->reserve(events.size());
-  std::string request;  // canonical bytes an idempotent repeat must match
-  PutLengthPrefixed(&request, run_id);
+  // The canonical bytes an idempotent repeat must match; only an append
+  // with a key needs them.
+  const bool keyed = !options.idempotency_key.empty();
+  std::string request;
+  if (keyed) PutLengthPrefixed(&request, run_id);
   for (size_t i = 0; i < events.size(); ++i) {
     const EventInput& input = events[i];
     const std::string what = run_name + " append event " + std::to_string(i + 1) + " of " +
@@ -203,16 +206,18 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
     status = CheckPayload(input, limits, what, &event);
     if (!status.ok()) return status;
     event.payload_hash = Sha256(input.payload);
-    request.append(HashView(event.payload_hash));
-    PutLengthPrefixed(&request, input.turn_id);
-    PutLengthPrefixed(&request, input.step_id);
-    PutBigEndian64(&request, input.causation);
-    request.push_back(static_cast<char>(input.actor_kind));
-    PutLengthPrefixed(&request, input.actor_id);
-    PutBigEndian64(&request, input.schema_version);
+    if (keyed) {
+      request.append(HashView(event.payload_hash));
+      PutLengthPrefixed(&request, input.turn_id);
+      PutLengthPrefixed(&request, input.step_id);
+      PutBigEndian64(&request, input.causation);
+      request.push_back(static_cast<char>(input.actor_kind));
+      PutLengthPrefixed(&request, input.actor_id);
+      PutBigEndian64(&request, input.schema_version);
+    }
     prepared->push_back(event);
   }
-  *request_hash = Sha256(request);
+  *request_hash = keyed ? Sha256(request) : Hash{};
   AGENTLOG_ASSERT(prepared->size() == events.size());
   return Status::OK();
 }

@@ -29,7 +29,8 @@ struct PreparedEvent {
 };
 
 // Checks an append's run id, options and events against `limits`; fills
-// *prepared and *request_hash (what an idempotent repeat must match).
+// *prepared and, for an append with an idempotency key, *request_hash (what
+// a repeat must match; record_format.md); zero otherwise.
 Status ValidateAppend(std::string_view run_id, std::span<const EventInput> events,
                       const AppendOptions& options, const Options& limits,
                       std::vector<PreparedEvent>* prepared, Hash* request_hash);
