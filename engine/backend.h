@@ -110,6 +110,8 @@ class Backend {
   // All of `writes` or none. With sync, returns only after the writes are on
   // stable storage.
   virtual Status Write(const WriteSet& writes, bool sync) = 0;
+  // Makes every write so far durable (fsyncs the write-ahead log).
+  virtual Status SyncWal() = 0;
   // A cursor over a consistent view of `space` as of this call; after
   // Close, an ErrorCursor reporting Closed.
   virtual std::unique_ptr<Cursor> NewCursor(Space space) = 0;

@@ -73,6 +73,11 @@ class MemoryBackend final : public Backend {
     return Status::OK();
   }
 
+  Status SyncWal() override {
+    MutexLock lock(&mu_);
+    return closed_ ? Status::Closed("the store is closed") : Status::OK();
+  }
+
   std::unique_ptr<Cursor> NewCursor(Space space) override {
     MutexLock lock(&mu_);
     if (closed_) return std::make_unique<ErrorCursor>(Status::Closed("the store is closed"));

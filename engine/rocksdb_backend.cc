@@ -98,6 +98,11 @@ class RocksDbBackend final : public Backend {
     return FromRocks(db_->Write(options, &batch), "writing to the store");
   }
 
+  Status SyncWal() override {
+    if (db_ == nullptr) return Status::Closed("the store is closed");
+    return FromRocks(db_->SyncWAL(), "syncing the write-ahead log");
+  }
+
   std::unique_ptr<Cursor> NewCursor(Space space) override {
     if (db_ == nullptr) return std::make_unique<ErrorCursor>(Status::Closed("the store is closed"));
     rocksdb::ReadOptions options;

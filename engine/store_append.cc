@@ -20,6 +20,7 @@ Result<AppendResult> StoreImpl::Append(std::string_view run_id, std::span<const 
   Status status =
       ValidateAppend(run_id, events, options, options_, &append.events, &append.request_hash);
   if (!status.ok()) return status;
+  for (const EventInput& event : events) append.payload_bytes += event.payload.size();
 
   MutexLock lock(&mu_);
   while (!closing_ && !closed_ && queue_.size() >= options_.max_queued_appends) space_cv_.Wait();
@@ -42,7 +43,10 @@ void StoreImpl::LeadCommit() {
   committing_ = true;
   std::vector<PendingAppend*> group;
   group.reserve(std::min(queue_.size(), options_.max_commit_batch_appends));
-  while (!queue_.empty() && group.size() < options_.max_commit_batch_appends) {
+  size_t group_bytes = 0;
+  while (!queue_.empty() && group.size() < options_.max_commit_batch_appends &&
+         (group.empty() || group_bytes + queue_.front()->payload_bytes <= kMaxCommitGroupBytes)) {
+    group_bytes += queue_.front()->payload_bytes;
     group.push_back(queue_.front());
     queue_.pop_front();
   }
@@ -66,13 +70,17 @@ void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
   CommitGroup group;
   group.next_position = last_position_.load() + 1;
   group.last_timestamp_us = last_timestamp_us_;
-  std::vector<PendingAppend*> staged;
-  staged.reserve(pending.size());
   Status failure;
   {
     MutexLock lock(&mu_);
     failure = write_failure_;
   }
+  // Every append answered OK in this group depends on the group's write:
+  // a replay of a key staged earlier in the group needs that write, and a
+  // kSync replay of an earlier buffered append must not be acknowledged
+  // before an fsync. So all of them share its outcome and its durability.
+  std::vector<PendingAppend*> answered;
+  answered.reserve(pending.size());
   for (PendingAppend* append : pending) {
     if (!failure.ok()) {
       append->status = Status::IOError("the store stopped accepting appends after a failed write (" +
@@ -80,40 +88,45 @@ void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
       continue;
     }
     append->status = StageAppend(append, &group);
-    if (append->status.ok() && !append->result.replayed) staged.push_back(append);
+    if (!append->status.ok()) continue;
+    answered.push_back(append);
+    if (append->options->durability == Durability::kSync) group.sync = true;
   }
 
+  Status status;
   if (!group.writes.empty()) {
-    Status status = backend_->Write(group.writes, group.sync);
-    if (status.ok()) {
-      if (run_cache_.size() + group.runs.size() > kMaxCachedRuns) run_cache_.clear();
-      for (auto& [run_id, info] : group.runs) run_cache_[run_id] = std::move(info);
-      last_timestamp_us_ = group.last_timestamp_us;
-      const uint64_t last = group.next_position - 1;
-      AGENTLOG_ASSERT(last >= last_position_.load());
-      last_position_.store(last);
-      {
-        MutexLock lock(&notifier_->mu);
-        notifier_->last_position = last;
-      }
-      notifier_->cv.SignalAll();
-    } else {
-      // The write may or may not have reached the disk; our cached heads may
-      // no longer match it. Stop appending until a reopen re-reads the truth.
-      run_cache_.clear();
-      {
-        MutexLock lock(&mu_);
-        write_failure_ = status;
-      }
-      for (PendingAppend* append : staged) {
-        append->status = Status::IOError(status.message() +
-                                         "; the append may not be stored; after reopening, "
-                                         "read the run's head (or repeat with the same "
-                                         "idempotency key) before retrying");
-      }
-    }
+    status = backend_->Write(group.writes, group.sync);
+  } else if (group.sync && !answered.empty()) {
+    status = backend_->SyncWal();  // only replays, at least one of them kSync
   }
-
+  if (status.ok()) {
+    if (group.writes.empty()) return;
+    if (run_cache_.size() + group.runs.size() > kMaxCachedRuns) run_cache_.clear();
+    for (auto& [run_id, info] : group.runs) run_cache_[run_id] = std::move(info);
+    last_timestamp_us_ = group.last_timestamp_us;
+    const uint64_t last = group.next_position - 1;
+    AGENTLOG_ASSERT(last >= last_position_.load());
+    last_position_.store(last);
+    {
+      MutexLock lock(&notifier_->mu);
+      notifier_->last_position = last;
+    }
+    notifier_->cv.SignalAll();
+    return;
+  }
+  // The write may or may not have reached the disk; our cached heads may
+  // no longer match it. Stop appending until a reopen re-reads the truth.
+  run_cache_.clear();
+  {
+    MutexLock lock(&mu_);
+    write_failure_ = status;
+  }
+  for (PendingAppend* append : answered) {
+    append->status = Status::IOError(status.message() +
+                                     "; the append may not be stored; after reopening, read the "
+                                     "run's head (or repeat with the same idempotency key) "
+                                     "before retrying");
+  }
 }
 
 Status StoreImpl::LoadRun(std::string_view run_id, CommitGroup* group, RunInfo* info,
@@ -301,7 +314,6 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
   group->writes.Append(std::move(writes));
   group->next_position = position;
   group->last_timestamp_us = now_us;
-  group->sync = group->sync || options.durability == Durability::kSync;
   group->runs[run.run_id] = std::move(run);
   return Status::OK();
 }

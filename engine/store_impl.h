@@ -53,6 +53,9 @@ Result<std::unique_ptr<Store>> OpenStoreOnBackend(const Options& options,
 
 // Bounds (TigerBeetle-style: every cache has one).
 constexpr size_t kMaxCachedRuns = 100000;
+// Payload bytes one group commit gathers at most (one append may exceed it
+// alone, up to Options::max_append_bytes).
+constexpr size_t kMaxCommitGroupBytes = size_t{64} << 20;
 
 class StoreImpl final : public Store {
  public:
@@ -92,6 +95,7 @@ class StoreImpl final : public Store {
     const AppendOptions* options = nullptr;
     std::vector<PreparedEvent> events;
     Hash request_hash{};
+    size_t payload_bytes = 0;
     bool done = false;      // guarded by StoreImpl::mu_
     Status status;          // set by the committer before done
     AppendResult result;    // set by the committer before done
@@ -118,7 +122,14 @@ class StoreImpl final : public Store {
   Status LoadRun(std::string_view run_id, CommitGroup* group, RunInfo* info, bool* exists);
   Status CheckIdempotency(PendingAppend* append, CommitGroup* group, bool* replayed);
 
+  // The bodies of the public reads, without a ReadGuard: public methods
+  // take one guard and call these, never each other, so a read that began
+  // before Close always finishes (REQUIRES: a ReadGuard held by the caller).
   Result<Event> ReadChecked(std::string_view run_id, uint64_t sequence);
+  Result<RunInfo> LoadRunInfo(std::string_view run_id);
+  Result<std::vector<Event>> ReadGlobalUnguarded(uint64_t after_position, size_t limit);
+  Status VerifyUnguarded(std::string_view run_id, VerifyStats* stats);
+  Status VerifyAllUnguarded(VerifyStats* stats);
   Status VerifyRun(std::string_view run_id, const RunInfo& info, VerifyStats* stats);
   Status VerifyGlobalIndex(uint64_t through_position, uint64_t expected_events);
   // The run's head (sequence, chain) as of a global position; exists=false
@@ -129,7 +140,7 @@ class StoreImpl final : public Store {
 
   // Reads in flight. Close refuses new reads, waits for these to finish,
   // and only then closes the backend, so no read ever runs on a closed
-  // database. Nested reads (ReadRun calls GetRun) simply count twice.
+  // database.
   class ReadGuard {
    public:
     explicit ReadGuard(StoreImpl* store);

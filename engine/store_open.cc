@@ -119,15 +119,14 @@ Status StoreImpl::Start() {
 Status StoreImpl::Close() {
   {
     MutexLock lock(&mu_);
-    if (closed_ || closing_) {
-      // A second Close waits for nothing: the first one does the work.
-      return closed_ ? Status::OK() : Status::Closed("the store is closing");
+    if (closing_) {
+      // Another Close is doing the work: wait for it, so that the caller may
+      // reopen the directory as soon as this returns.
+      while (!closed_) idle_cv_.Wait();
+      return Status::OK();
     }
     closing_ = true;
-  }
-  {
     // Appends already queued are still committed and answered.
-    MutexLock lock(&mu_);
     space_cv_.SignalAll();
     while (!queue_.empty() || committing_) idle_cv_.Wait();
   }
@@ -137,12 +136,16 @@ Status StoreImpl::Close() {
     reads_closed_ = true;
     while (readers_ > 0) readers_done_cv_.Wait();
   }
+  // Buffered appends become durable at a clean close, as at a sync append.
+  Status sync_status = backend_->SyncWal();
   Status backend_status = backend_->Close();
   {
     MutexLock lock(&mu_);
     closed_ = true;
+    idle_cv_.SignalAll();
   }
-  return status.ok() ? backend_status : status;
+  if (!status.ok()) return status;
+  return sync_status.ok() ? backend_status : sync_status;
 }
 
 StoreImpl::ReadGuard::ReadGuard(StoreImpl* store) : store_(store) {

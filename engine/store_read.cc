@@ -44,6 +44,10 @@ Result<Event> StoreImpl::ReadEvent(std::string_view run_id, uint64_t sequence) {
 Result<RunInfo> StoreImpl::GetRun(std::string_view run_id) {
   ReadGuard guard(this);
   if (!guard.status().ok()) return guard.status();
+  return LoadRunInfo(run_id);
+}
+
+Result<RunInfo> StoreImpl::LoadRunInfo(std::string_view run_id) {
   Status status = ValidateName(run_id, "run id");
   if (!status.ok()) return status;
   std::string value;
@@ -61,7 +65,7 @@ Result<std::vector<Event>> StoreImpl::ReadRun(std::string_view run_id, const Rea
   if (!guard.status().ok()) return guard.status();
   Status status = CheckLimit(options.limit);
   if (!status.ok()) return status;
-  auto info = GetRun(run_id);
+  auto info = LoadRunInfo(run_id);
   if (!info.ok()) return info.status();
   std::vector<Event> events;
   if (options.from_sequence > options.to_sequence || options.from_sequence > info->head_sequence) {
@@ -136,11 +140,12 @@ Result<std::vector<RunInfo>> StoreImpl::ListRuns(const RunFilter& filter) {
       status = DecodeRunMeta(std::string(cursor->value()), run_id, &info);  // aligned copy
       if (!status.ok()) return status;
     } else {
-      auto found = GetRun(run_id);
-      if (!found.ok()) {
+      auto found = LoadRunInfo(run_id);
+      if (found.status().IsNotFound()) {
         return Status::Corruption("the runs index names run \"" + std::string(run_id) +
-                                  "\" but reading it failed: " + found.status().ToString());
+                                  "\", which has no metadata; run agentlog verify");
       }
+      if (!found.ok()) return found.status();
       info = std::move(found).value();
     }
     if (filter.status.has_value() && info.status != *filter.status) continue;
@@ -154,6 +159,10 @@ Result<std::vector<RunInfo>> StoreImpl::ListRuns(const RunFilter& filter) {
 Result<std::vector<Event>> StoreImpl::ReadGlobal(uint64_t after_position, size_t limit) {
   ReadGuard guard(this);
   if (!guard.status().ok()) return guard.status();
+  return ReadGlobalUnguarded(after_position, limit);
+}
+
+Result<std::vector<Event>> StoreImpl::ReadGlobalUnguarded(uint64_t after_position, size_t limit) {
   Status status = CheckLimit(limit);
   if (!status.ok()) return status;
   std::vector<Event> events;

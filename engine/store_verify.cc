@@ -6,6 +6,7 @@
 #include "engine/keys.h"
 #include "engine/meta_codec.h"
 #include "engine/record_codec.h"
+#include "engine/run_status.h"
 #include "engine/store_impl.h"
 
 namespace agentlog::internal {
@@ -53,13 +54,85 @@ bool ParseNumber(std::string_view text, uint64_t* value) {
 
 }  // namespace
 
+namespace {
+
+// What a run's metadata must say, as derived from its events alone.
+struct DerivedHead {
+  uint64_t sequence = 0;
+  std::string chain_hash = std::string(kHashBytes, '\0');
+  uint64_t position = 0;
+  RunStatus status = RunStatus::kCreated;
+  int64_t created_us = 0;
+  int64_t last_event_us = 0;
+  uint64_t lease_epoch = 0;
+  std::string lease_holder;
+  bool lease_known = true;  // false once a lease event's payload was removed
+};
+
+void Fold(DerivedHead* head, const fb::Record* record) {
+  head->sequence = record->sequence();
+  head->chain_hash = std::string(BytesOf(record->chain_hash()));
+  head->position = record->global_position();
+  if (head->sequence == 1) head->created_us = record->timestamp_us();
+  head->last_event_us = record->timestamp_us();
+  if (auto next = StatusAfter(record->event_type())) head->status = *next;
+  const bool lease_event = record->event_type() == fb::Body_LeaseAcquired ||
+                           record->event_type() == fb::Body_LeaseReleased;
+  if (!lease_event) return;
+  const fb::Event* event =
+      record->payload_state() == fb::PayloadState_Present ? record->payload_nested_root() : nullptr;
+  if (event == nullptr) {
+    head->lease_known = false;
+  } else if (const auto* acquired = event->body_as_LeaseAcquired()) {
+    head->lease_epoch = acquired->epoch();
+    head->lease_holder = std::string(StringOf(acquired->holder()));
+  } else {
+    head->lease_holder.clear();
+  }
+}
+
+// Compares the runs index entry of a run with what its events say, at the
+// same head. Session ids are not in the chain, so they are not checked.
+Status CompareHead(std::string_view run_id, const DerivedHead& derived, const RunInfo& info) {
+  const std::string run = "run \"" + std::string(run_id) + "\": ";
+  if (derived.chain_hash != info.head_chain_hash || derived.position != info.head_position) {
+    return Status::Corruption(run + "the chain of the stored events does not end at the head "
+                                    "recorded in the runs index (history was rewritten)");
+  }
+  if (derived.status != info.status || derived.created_us != info.created_us ||
+      derived.last_event_us != info.last_event_us) {
+    return Status::Corruption(run + "the runs index says status " +
+                              std::string(RunStatusName(info.status)) + ", times " +
+                              std::to_string(info.created_us) + ".." +
+                              std::to_string(info.last_event_us) + "; the events say " +
+                              std::string(RunStatusName(derived.status)) + ", " +
+                              std::to_string(derived.created_us) + ".." +
+                              std::to_string(derived.last_event_us) + " (the index was edited)");
+  }
+  if (derived.lease_known &&
+      (derived.lease_epoch != info.lease_epoch || derived.lease_holder != info.lease_holder)) {
+    return Status::Corruption(run + "the runs index says lease epoch " +
+                              std::to_string(info.lease_epoch) + " held by \"" + info.lease_holder +
+                              "\"; the lease events say epoch " + std::to_string(derived.lease_epoch) +
+                              " held by \"" + derived.lease_holder + "\" (the index was edited)");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, VerifyStats* stats) {
+  // `info` was read before this cursor's snapshot: appends committed in
+  // between may extend the run past info.head_sequence. Those are checked
+  // against the runs index read again after the walk (see the end).
   auto cursor = backend_->NewCursor(Space::kEvents);
   const std::string prefix = EventKeyPrefix(run_id);
   Hash chain = kGenesisChainHash;
+  DerivedHead derived;
   uint64_t expected = 1;
   uint64_t last_position = 0;
   int64_t last_time = INT64_MIN;
+  VerifyStats counted;
   for (cursor->Seek(prefix); cursor->Valid(); cursor->Next(), ++expected) {
     std::string_view key_run;
     uint64_t sequence = 0;
@@ -84,8 +157,8 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, Verify
         return Status::Corruption(name + ": payload does not match its SHA-256 hash; the payload "
                                          "was altered after it was written");
       }
-    } else if (stats != nullptr) {
-      ++stats->removed_payloads;
+    } else {
+      ++counted.removed_payloads;
     }
     if (envelope.global_position <= last_position || envelope.timestamp_us < last_time) {
       return Status::Corruption(name + ": global position or timestamp goes backwards (position " +
@@ -98,32 +171,53 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, Verify
                                        "earlier record of the run, was altered, replaced or "
                                        "reordered");
     }
+    Fold(&derived, record);
+    if (sequence == info.head_sequence) {
+      status = CompareHead(run_id, derived, info);
+      if (!status.ok()) return status;
+    }
     last_position = envelope.global_position;
     last_time = envelope.timestamp_us;
-    if (stats != nullptr) ++stats->events;
+    ++counted.events;
   }
   if (!cursor->status().ok()) return cursor->status();
   const uint64_t last = expected - 1;
-  if (last != info.head_sequence) {
+  if (last < info.head_sequence) {
     return Status::Corruption("run \"" + std::string(run_id) + "\": the runs index says the head is event " +
                               std::to_string(info.head_sequence) + " but the log ends at event " +
-                              std::to_string(last) + (last < info.head_sequence
-                                                          ? " (events at the end were deleted)"
-                                                          : " (events were added outside agentlog)"));
+                              std::to_string(last) + " (events at the end were deleted)");
   }
-  if (HashView(chain) != info.head_chain_hash || last_position != info.head_position) {
-    return Status::Corruption("run \"" + std::string(run_id) +
-                              "\": the chain of the stored events does not end at the head "
-                              "recorded in the runs index (history was rewritten)");
+  if (last > info.head_sequence) {
+    // Either appended since `info` was read, or added behind agentlog's back:
+    // the runs index, read after the walk, must cover them.
+    auto now = LoadRunInfo(run_id);
+    if (!now.ok()) return now.status();
+    if (now->head_sequence < last) {
+      return Status::Corruption("run \"" + std::string(run_id) + "\": the runs index says the head is event " +
+                                std::to_string(now->head_sequence) + " but the log holds event " +
+                                std::to_string(last) + " (events were added outside agentlog)");
+    }
+    if (now->head_sequence == last) {
+      Status status = CompareHead(run_id, derived, *now);
+      if (!status.ok()) return status;
+    }
   }
-  if (stats != nullptr) ++stats->runs;
+  if (stats != nullptr) {
+    stats->events += counted.events;
+    stats->removed_payloads += counted.removed_payloads;
+    ++stats->runs;
+  }
   return Status::OK();
 }
 
 Status StoreImpl::Verify(std::string_view run_id, VerifyStats* stats) {
   ReadGuard guard(this);
   if (!guard.status().ok()) return guard.status();
-  auto info = GetRun(run_id);
+  return VerifyUnguarded(run_id, stats);
+}
+
+Status StoreImpl::VerifyUnguarded(std::string_view run_id, VerifyStats* stats) {
+  auto info = LoadRunInfo(run_id);
   if (!info.ok()) return info.status();
   return VerifyRun(run_id, *info, stats);
 }
@@ -132,7 +226,7 @@ Status StoreImpl::VerifyGlobalIndex(uint64_t through_position, uint64_t expected
   uint64_t position = 0;
   while (position < through_position) {
     const size_t batch = static_cast<size_t>(std::min<uint64_t>(1024, through_position - position));
-    auto events = ReadGlobal(position, batch);  // checks gaps, targets and positions
+    auto events = ReadGlobalUnguarded(position, batch);  // checks gaps, targets, positions
     if (!events.ok()) return events.status();
     if (events->empty()) break;
     position = events->back().global_position();
@@ -149,6 +243,10 @@ Status StoreImpl::VerifyGlobalIndex(uint64_t through_position, uint64_t expected
 Status StoreImpl::VerifyAll(VerifyStats* stats) {
   ReadGuard guard(this);
   if (!guard.status().ok()) return guard.status();
+  return VerifyAllUnguarded(stats);
+}
+
+Status StoreImpl::VerifyAllUnguarded(VerifyStats* stats) {
   VerifyStats local;
   VerifyStats* counts = stats != nullptr ? stats : &local;
   // Everything committed up to here is visible to the walk below; later
@@ -176,7 +274,7 @@ Status StoreImpl::VerifyAll(VerifyStats* stats) {
 Result<std::string> StoreImpl::RunDigest(std::string_view run_id) {
   ReadGuard guard(this);
   if (!guard.status().ok()) return guard.status();
-  auto info = GetRun(run_id);
+  auto info = LoadRunInfo(run_id);
   if (!info.ok()) return info.status();
   return std::string(kRunDigestPrefix) + std::string(run_id) + ":" +
          std::to_string(info->head_sequence) + ":" + HexEncode(info->head_chain_hash);
@@ -268,7 +366,7 @@ Status StoreImpl::VerifyAgainst(std::string_view digest, VerifyStats* stats) {
     const std::string_view run_id = first;
     Status status = ValidateName(run_id, "run id");
     if (!status.ok()) return bad();
-    status = Verify(run_id, stats);
+    status = VerifyUnguarded(run_id, stats);
     if (!status.ok()) return status;
     if (number == 0) {
       return *expected == std::string(kHashBytes, '\0')
@@ -297,7 +395,7 @@ Status StoreImpl::VerifyAgainst(std::string_view digest, VerifyStats* stats) {
                               " but the store ends at " + std::to_string(last_position_.load()) +
                               ": its history was cut short");
   }
-  Status status = VerifyAll(stats);
+  Status status = VerifyAllUnguarded(stats);
   if (!status.ok()) return status;
   uint64_t run_count = 0;
   auto root = StoreRootAsOf(position, &run_count);

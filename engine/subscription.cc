@@ -36,7 +36,10 @@ void SubscriptionCore::Stop(Status status) {
     }
   }
   MutexLock lock(&status_mu_);
-  if (status_.ok()) status_ = std::move(status);
+  if (!stopped_) {
+    status_ = std::move(status);
+    stopped_ = true;
+  }
 }
 
 Status SubscriptionCore::status() const {
@@ -51,6 +54,7 @@ void SubscriptionCore::Run() {
     if (!events.ok()) {
       MutexLock lock(&status_mu_);
       status_ = events.status();
+      stopped_ = true;
       return;
     }
     for (const Event& event : *events) {
@@ -60,6 +64,7 @@ void SubscriptionCore::Run() {
       if (!status.ok()) {
         MutexLock lock(&status_mu_);
         status_ = std::move(status);
+        stopped_ = true;
         return;
       }
       position_.store(event.global_position());

@@ -28,7 +28,8 @@ class SubscriptionCore {
                    SubscriptionCallback callback);
   void Start();
   // Stops the thread (waiting for a callback in flight) and records
-  // `status` as the reason unless one is already recorded. Idempotent.
+  // `status` as the reason, unless it already stopped: the first reason
+  // (a Cancel's OK, a callback's error, the store's Closed) stays.
   void Stop(Status status);
   uint64_t position() const { return position_.load(); }
   Status status() const;
@@ -46,6 +47,7 @@ class SubscriptionCore {
   std::atomic<bool> finished_{false};
   mutable Mutex status_mu_;
   Status status_ GUARDED_BY(status_mu_);
+  bool stopped_ GUARDED_BY(status_mu_) = false;  // a reason is recorded
   bool stop_ GUARDED_BY(notifier_->mu) = false;
   Mutex join_mu_;
   std::thread thread_ GUARDED_BY(join_mu_);

@@ -201,7 +201,7 @@ TEST_CASE("Verify.DetectsARecordAddedPastTheHead", "[verify]") {
   forged.global_position = 14;
   forged.chain_hash = internal::ChainHash(previous, forged.envelope());
   PutRecord(*store, "r3", 4, forged.Encode());
-  RequireCorruptionNaming(store->Verify("r3"), "ends at event 4");
+  RequireCorruptionNaming(store->Verify("r3"), "holds event 4 (events were added outside agentlog)");
   CHECK(store->VerifyAll().IsCorruption());
 }
 

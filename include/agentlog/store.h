@@ -123,10 +123,11 @@ class Store {
   virtual ~Store() = default;
 
   // Refuses new calls, answers the appends already queued, stops
-  // subscriptions (they end with Closed), waits for reads in flight, then
-  // flushes and closes the database. Later calls return Closed; a second
-  // Close returns OK. May run while other threads call the store.
-  // REQUIRES: not called from a subscription callback.
+  // subscriptions (they end with Closed), waits for reads in flight, fsyncs
+  // the write-ahead log (so kBuffered appends are durable once Close returns
+  // OK), then closes the database. Later calls return Closed; a second Close
+  // waits for the first and returns OK. May run while other threads call
+  // the store. REQUIRES: not called from a subscription callback.
   virtual Status Close() = 0;
 
   // Appends `events` to run `run_id`, all or nothing: the run is created by
