@@ -51,7 +51,7 @@ class MemoryBackend final : public Backend {
  public:
   Status Get(Space space, std::string_view key, std::string* value) override {
     MutexLock lock(&mu_);
-    if (closed_) return Status::Closed("the store is closed");
+    if (closed_) return Status::Closed("the store is closed; open it again to use it");
     const SpaceMap& map = spaces_[static_cast<size_t>(space)];
     auto found = map.find(key);
     if (found == map.end()) return Status::NotFound("no such key");
@@ -61,7 +61,7 @@ class MemoryBackend final : public Backend {
 
   Status Write(const WriteSet& writes, bool sync) override {
     MutexLock lock(&mu_);
-    if (closed_) return Status::Closed("the store is closed");
+    if (closed_) return Status::Closed("the store is closed; open it again to use it");
     for (const WriteSet::Op& op : writes.ops()) {
       SpaceMap& map = spaces_[static_cast<size_t>(op.space)];
       if (op.is_delete) {
@@ -75,12 +75,12 @@ class MemoryBackend final : public Backend {
 
   Status SyncWal() override {
     MutexLock lock(&mu_);
-    return closed_ ? Status::Closed("the store is closed") : Status::OK();
+    return closed_ ? Status::Closed("the store is closed; open it again to use it") : Status::OK();
   }
 
   std::unique_ptr<Cursor> NewCursor(Space space) override {
     MutexLock lock(&mu_);
-    if (closed_) return std::make_unique<ErrorCursor>(Status::Closed("the store is closed"));
+    if (closed_) return std::make_unique<ErrorCursor>(Status::Closed("the store is closed; open it again to use it"));
     return std::make_unique<MemoryCursor>(spaces_[static_cast<size_t>(space)]);
   }
 

@@ -75,7 +75,7 @@ class RocksDbBackend final : public Backend {
   ~RocksDbBackend() override { Close().IgnoreError(); /* destructor: nobody to tell */ }
 
   Status Get(Space space, std::string_view key, std::string* value) override {
-    if (db_ == nullptr) return Status::Closed("the store is closed");
+    if (db_ == nullptr) return Status::Closed("the store is closed; open it again to use it");
     rocksdb::PinnableSlice pinned;
     rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), Handle(space),
                                       rocksdb::Slice(key.data(), key.size()), &pinned);
@@ -86,7 +86,7 @@ class RocksDbBackend final : public Backend {
   }
 
   Status Write(const WriteSet& writes, bool sync) override {
-    if (db_ == nullptr) return Status::Closed("the store is closed");
+    if (db_ == nullptr) return Status::Closed("the store is closed; open it again to use it");
     rocksdb::WriteBatch batch(writes.bytes() + 64 * writes.ops().size());
     for (const WriteSet::Op& op : writes.ops()) {
       rocksdb::Status status =
@@ -99,12 +99,12 @@ class RocksDbBackend final : public Backend {
   }
 
   Status SyncWal() override {
-    if (db_ == nullptr) return Status::Closed("the store is closed");
+    if (db_ == nullptr) return Status::Closed("the store is closed; open it again to use it");
     return FromRocks(db_->SyncWAL(), "syncing the write-ahead log");
   }
 
   std::unique_ptr<Cursor> NewCursor(Space space) override {
-    if (db_ == nullptr) return std::make_unique<ErrorCursor>(Status::Closed("the store is closed"));
+    if (db_ == nullptr) return std::make_unique<ErrorCursor>(Status::Closed("the store is closed; open it again to use it"));
     rocksdb::ReadOptions options;
     return std::make_unique<RocksCursor>(
         std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(options, Handle(space))));

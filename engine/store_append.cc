@@ -24,7 +24,7 @@ Result<AppendResult> StoreImpl::Append(std::string_view run_id, std::span<const 
 
   MutexLock lock(&mu_);
   while (!closing_ && !closed_ && queue_.size() >= options_.max_queued_appends) space_cv_.Wait();
-  if (closing_ || closed_) return Status::Closed("the store is closed; reopen it to append");
+  if (closing_ || closed_) return Status::Closed("the store is closed; open it again to append");
   if (!write_failure_.ok()) {
     return Status::IOError("the store stopped accepting appends after a failed write (" +
                            write_failure_.ToString() + "); close and reopen it");
@@ -254,6 +254,12 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
       run.lease_epoch = event.lease_epoch;
       run.lease_holder = std::string(event.lease_holder);
     } else if (event.type == fb::Body_LeaseReleased) {
+      if (run.lease_holder.empty()) {
+        return Status::InvalidArgument(run_name + ": LeaseReleased, but no lease is held" +
+                                       (run.lease_epoch == 0 ? std::string()
+                                                             : " (epoch " + std::to_string(run.lease_epoch) +
+                                                                   " was already released)"));
+      }
       if (event.lease_epoch != run.lease_epoch || event.lease_holder != run.lease_holder) {
         return Status::Fenced(run_name + ": LeaseReleased for epoch " +
                               std::to_string(event.lease_epoch) + " by \"" +

@@ -1,4 +1,5 @@
 // engine/store_open.cc: opening and closing a store.
+#include "engine/crypto.h"
 #include "engine/keys.h"
 #include "engine/record_codec.h"
 #include "engine/store_impl.h"
@@ -17,11 +18,23 @@ Status ValidateOptions(const Options& options) {
     return Status::InvalidArgument(
         "Options::clock is null; pass agentlog::SystemClock() or a ManualClock");
   }
-  if (options.max_event_bytes == 0 || options.max_event_bytes > kMaxEventBytesCeiling ||
-      options.max_append_events == 0 || options.max_append_bytes == 0 ||
-      options.max_commit_batch_appends == 0 || options.max_queued_appends == 0) {
-    return Status::InvalidArgument(
-        "Options: every limit must be at least 1, and max_event_bytes at most 64 MiB");
+  const std::pair<size_t, const char*> at_least_one[] = {
+      {options.max_event_bytes, "max_event_bytes"},
+      {options.max_append_events, "max_append_events"},
+      {options.max_append_bytes, "max_append_bytes"},
+      {options.max_commit_batch_appends, "max_commit_batch_appends"},
+      {options.max_queued_appends, "max_queued_appends"}};
+  for (const auto& [value, name] : at_least_one) {
+    if (value == 0) return Status::InvalidArgument(std::string("Options::") + name + " is 0; it must be at least 1");
+  }
+  if (options.max_event_bytes > kMaxEventBytesCeiling) {
+    return Status::InvalidArgument("Options::max_event_bytes is " + std::to_string(options.max_event_bytes) +
+                                   "; the most is 64 MiB: store larger outputs as artifacts");
+  }
+  if (options.max_commit_batch_appends > internal::kMaxCachedRuns) {
+    return Status::InvalidArgument("Options::max_commit_batch_appends is " +
+                                   std::to_string(options.max_commit_batch_appends) + "; the most is " +
+                                   std::to_string(internal::kMaxCachedRuns));
   }
   return Status::OK();
 }
@@ -99,7 +112,8 @@ Status StoreImpl::Start() {
     uint64_t sequence = 0;
     if (!ParseGlobalKey(cursor->key(), &position) ||
         !ParseGlobalValue(cursor->value(), &run_id, &sequence)) {
-      return Status::Corruption("the global index's last entry is malformed; run agentlog verify");
+      return Status::Corruption("the global index's last entry (key " + HexEncode(cursor->key()) +
+                                ") is malformed; run agentlog verify");
     }
     auto last = ReadChecked(run_id, sequence);
     if (last.status().IsNotFound()) {
@@ -151,7 +165,7 @@ Status StoreImpl::Close() {
 StoreImpl::ReadGuard::ReadGuard(StoreImpl* store) : store_(store) {
   MutexLock lock(&store_->read_mu_);
   if (store_->reads_closed_) {
-    status_ = Status::Closed("the store is closed");
+    status_ = Status::Closed("the store is closed; open it again to use it");
   } else {
     ++store_->readers_;
   }

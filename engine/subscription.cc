@@ -88,7 +88,7 @@ Result<std::unique_ptr<Subscription>> StoreImpl::Subscribe(uint64_t after_positi
   std::shared_ptr<SubscriptionCore> core;
   {
     MutexLock lock(&mu_);
-    if (closing_ || closed_) return Status::Closed("the store is closed");
+    if (closing_ || closed_) return Status::Closed("the store is closed; open it again to use it");
     std::erase_if(subscriptions_, [](const std::weak_ptr<SubscriptionCore>& weak) {
       // A subscription frees its slot when its handle is destroyed or its
       // thread has ended (cancelled, or stopped by an error).

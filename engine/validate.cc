@@ -110,6 +110,8 @@ Status CheckPayload(const EventInput& input, const Options& limits, const std::s
     if (prepared->lease_holder.empty() || lease->epoch() == 0) {
       return Status::InvalidArgument(what + ": LeaseAcquired needs a holder and an epoch >= 1");
     }
+    Status holder = ValidateField(lease->holder()->str(), kMaxIdBytes, what + ": lease holder");
+    if (!holder.ok()) return holder;
   } else if (type == fb::Body_LeaseReleased) {
     const fb::LeaseReleased* lease = event->body_as_LeaseReleased();
     prepared->lease_epoch = lease->epoch();

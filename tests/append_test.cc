@@ -676,3 +676,23 @@ TEST_CASE("Append.ReleasedLeaseFencesItsOwnEpoch", "[append][lease]") {
   REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-2", 2))).ok());
   CHECK(AppendEvents(*store, "run-a", Messages(1, "w2"), WithLease(2)).ok());
 }
+
+TEST_CASE("Append.ReleasingALeaseThatIsNotHeldIsRefused", "[append][lease]") {
+  // Goal: LeaseReleased on a run with no lease, or a second release of the
+  // same epoch, is InvalidArgument and writes nothing. Method: release on a
+  // new run, then acquire, release, release again.
+  TempDir dir;
+  ManualClock clock(1'000);
+  auto store = OpenStore(dir.path(), &clock);
+  AppendMessage(*store, "run-a", "start");
+  auto never = AppendOne(*store, "run-a", Input(LeaseReleasedPayload("", 0)));
+  CHECK(never.status().IsInvalidArgument());
+  CHECK_THAT(never.status().message(), Contains("no lease is held"));
+  REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-1", 1))).ok());
+  REQUIRE(AppendOne(*store, "run-a", Input(LeaseReleasedPayload("worker-1", 1))).ok());
+  const uint64_t last = store->LastPosition();
+  auto twice = AppendOne(*store, "run-a", Input(LeaseReleasedPayload("worker-1", 1)));
+  CHECK(twice.status().IsInvalidArgument());
+  CHECK_THAT(twice.status().message(), Contains("already released"));
+  CheckNothingWritten(*store, "run-a", last, 3);
+}

@@ -345,3 +345,17 @@ TEST_CASE("Subscription.StoppedByItsCallbackFreesItsSlot", "[subscription][limit
   INFO(again.status().ToString());
   CHECK(again.ok());
 }
+
+TEST_CASE("Subscription.CancelledStaysOkAfterStoreClose", "[subscription]") {
+  // Goal: the first reason a subscription stopped is the one it keeps: a
+  // Cancel (OK) is not turned into Closed by a later Close. Method: cancel,
+  // close the store, read the status.
+  TempDir dir;
+  ManualClock clock(1'000);
+  auto store = OpenStore(dir.path(), &clock);
+  Collector collector;
+  auto subscription = SubscribeOrFail(*store, 0, collector.Callback());
+  subscription->Cancel();
+  REQUIRE(store->Close().ok());
+  CHECK(subscription->status().ok());
+}

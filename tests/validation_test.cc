@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/backend.h"
@@ -375,22 +376,28 @@ TEST_CASE("Open.NullClockIsRefused", "[validation][open]") {
 }
 
 TEST_CASE("Open.ZeroOrOversizedLimitsAreRefused", "[validation][open]") {
-  // Goal: limits of 0 (and max_event_bytes over 64 MiB) are InvalidArgument.
-  // Method: one bad limit at a time.
+  // Goal: limits of 0 (and max_event_bytes over 64 MiB, a commit batch over
+  // the run cache) are InvalidArgument naming the option, and no store is
+  // created. Method: one bad limit at a time.
   TempDir dir;
   ManualClock clock(1'000);
-  for (int which = 0; which < 4; ++which) {
+  for (int which = 0; which < 7; ++which) {
     Options options;
     options.clock = &clock;
-    if (which == 0) options.max_event_bytes = 0;
-    if (which == 1) options.max_event_bytes = (size_t{64} << 20) + 1;
-    if (which == 2) options.max_append_events = 0;
-    if (which == 3) options.max_append_bytes = 0;
+    std::string name;
+    if (which == 0) options.max_event_bytes = 0, name = "max_event_bytes";
+    if (which == 1) options.max_event_bytes = (size_t{64} << 20) + 1, name = "max_event_bytes";
+    if (which == 2) options.max_append_events = 0, name = "max_append_events";
+    if (which == 3) options.max_append_bytes = 0, name = "max_append_bytes";
+    if (which == 4) options.max_commit_batch_appends = 0, name = "max_commit_batch_appends";
+    if (which == 5) options.max_commit_batch_appends = 100001, name = "max_commit_batch_appends";
+    if (which == 6) options.max_queued_appends = 0, name = "max_queued_appends";
     INFO("case " << which);
     auto store = Store::Open(options, dir.Sub("store"));
     REQUIRE_FALSE(store.ok());
     CHECK(store.status().IsInvalidArgument());
-    CHECK_THAT(store.status().message(), Contains("limit"));
+    CHECK_THAT(store.status().message(), Contains("Options::" + name));
+    CHECK_FALSE(std::filesystem::exists(dir.Sub("store") + "/CURRENT"));
   }
 }
 
@@ -561,4 +568,23 @@ TEST_CASE("Store.ReadsAfterCloseAreClosed", "[validation][close]") {
   CHECK(store->ListRuns(RunFilter()).status().IsClosed());
   CHECK(store->Verify("run-a").IsClosed());
   CHECK(store->VerifyAll().IsClosed());
+}
+
+TEST_CASE("Store.SecondCloseWaitsForTheFirst", "[validation][close]") {
+  // Goal: a Close that finds another Close running waits for it and returns
+  // OK, so its caller can reopen the directory at once. Method: two threads
+  // close the same store; then the directory is opened again.
+  TempDir dir;
+  ManualClock clock(1'000);
+  auto store = OpenStore(dir.path(), &clock);
+  for (int i = 0; i < 50; ++i) AppendMessage(*store, "run-a", "x");
+  Status first, second;
+  std::thread a([&] { first = store->Close(); });
+  std::thread b([&] { second = store->Close(); });
+  a.join();
+  b.join();
+  CHECK(first.ok());
+  CHECK(second.ok());
+  auto reopened = OpenStore(dir.path(), &clock);
+  CHECK(reopened->LastPosition() == 50);
 }

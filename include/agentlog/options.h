@@ -51,13 +51,13 @@ struct Options {
   size_t max_append_bytes = size_t{16} << 20;
 
   // Most Subscriptions open at once; one more is refused with Busy.
-  // Default: 64.
+  // 0 disables subscriptions. Default: 64.
   size_t max_subscriptions = 64;
 
   // ---- performance ----
 
-  // Most appends gathered into one write (and one fsync) by group commit.
-  // Default: 512.
+  // Most appends gathered into one write (and one fsync) by group commit;
+  // a group also stops at 64 MiB of payload. Default: 512. Max: 100000.
   size_t max_commit_batch_appends = 512;
 
   // Most appends waiting for the committer; a further Append blocks until
