@@ -644,20 +644,20 @@ TEST_CASE("Verify.PassesWhileAppendsAreRunning", "[verify][concurrency]") {
       }
     });
   }
-  int runs = 0, alls = 0, againsts = 0;
+  int rounds = 0;
   std::vector<std::string> failures;
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
   while (std::chrono::steady_clock::now() < until) {
     for (Status status : {store->Verify("r1"), store->VerifyAll(), store->VerifyAgainst(*digest)}) {
       if (!status.ok()) failures.push_back(status.ToString());
     }
-    ++runs, ++alls, ++againsts;
+    ++rounds;
   }
   stop = true;
   for (auto& writer : writers) writer.join();
   INFO((failures.empty() ? std::string() : failures.front()));
   CHECK(failures.empty());
   CHECK(append_errors.load() == 0);
-  CHECK(runs > 0);
+  CHECK(rounds > 0);
   CHECK(store->VerifyAll().ok());
 }

@@ -101,7 +101,9 @@ struct AppendOptions {
   // When set, the append is recorded once under this key (store-wide): a
   // repeat with the same key and the same events returns the first append's
   // result with replayed = true and writes nothing; a repeat with other
-  // events or another run is refused with Conflict. Default: empty (none).
+  // events or another run is refused with Conflict. A repeat is as durable
+  // as its own `durability` says (a kSync repeat of a kBuffered first append
+  // is acknowledged only after an fsync). Default: empty (none).
   std::string idempotency_key;
 
   // The session (one user's engagement) the run belongs to. Recorded when the
