@@ -62,36 +62,19 @@ double FsyncFloor(const std::string& dir, double seconds) {
   return count / elapsed;
 }
 
-double AppendRate(const std::string& dir, int threads, agentlog::Durability durability,
-                  const std::string& payload, double seconds) {
-  std::filesystem::remove_all(dir);
-  agentlog::Options options;
-  options.clock = agentlog::SystemClock();
-  auto store = agentlog::Store::Open(options, dir);
-  if (!store.ok()) {
-    std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
-    std::exit(1);
-  }
+// Runs `operation(thread, i)` in a loop on `threads` threads for `seconds`
+// and returns operations per second. One loop for agentlog and for the
+// baseline, so that both are timed the same way.
+template <typename Operation>
+double OperationsPerSecond(int threads, double seconds, const Operation& operation) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> total{0};
   std::vector<std::thread> workers;
   const auto start = Clock::now();
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
-      agentlog::EventInput input;
-      input.payload = payload;
-      agentlog::AppendOptions append_options;
-      append_options.durability = durability;
-      const std::string run = "bench-run-" + std::to_string(t);
       uint64_t done = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
-        auto result = (*store)->Append(run, std::span(&input, 1), append_options);
-        if (!result.ok()) {
-          std::fprintf(stderr, "append: %s\n", result.status().ToString().c_str());
-          std::exit(1);
-        }
-        ++done;
-      }
+      while (!stop.load(std::memory_order_relaxed)) operation(t, done++);
       total += done;
     });
   }
@@ -99,12 +82,34 @@ double AppendRate(const std::string& dir, int threads, agentlog::Durability dura
   stop = true;
   for (auto& worker : workers) worker.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  if (auto status = (*store)->Close(); !status.ok()) {
-    std::fprintf(stderr, "close: %s\n", status.ToString().c_str());
-    std::exit(1);
-  }
-  std::filesystem::remove_all(dir);
   return total.load() / elapsed;
+}
+
+[[noreturn]] void Fail(const char* what, const std::string& message) {
+  std::fprintf(stderr, "%s: %s\n", what, message.c_str());
+  std::exit(1);
+}
+
+double AppendRate(const std::string& dir, int threads, agentlog::Durability durability,
+                  const std::string& payload, double seconds) {
+  std::filesystem::remove_all(dir);
+  agentlog::Options options;
+  options.clock = agentlog::SystemClock();
+  auto store = agentlog::Store::Open(options, dir);
+  if (!store.ok()) Fail("open", store.status().ToString());
+  agentlog::EventInput input;
+  input.payload = payload;
+  agentlog::AppendOptions append_options;
+  append_options.durability = durability;
+  std::vector<std::string> run_ids;
+  for (int t = 0; t < threads; ++t) run_ids.push_back("bench-run-" + std::to_string(t));
+  const double rate = OperationsPerSecond(threads, seconds, [&](int thread, uint64_t) {
+    auto result = (*store)->Append(run_ids[thread], std::span(&input, 1), append_options);
+    if (!result.ok()) Fail("append", result.status().ToString());
+  });
+  if (auto status = (*store)->Close(); !status.ok()) Fail("close", status.ToString());
+  std::filesystem::remove_all(dir);
+  return rate;
 }
 
 double RawRocksDbRate(const std::string& dir, int threads, bool sync, size_t value_bytes,
@@ -115,42 +120,21 @@ double RawRocksDbRate(const std::string& dir, int threads, bool sync, size_t val
   options.write_buffer_size = size_t{64} << 20;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status status = rocksdb::DB::Open(options, dir, &raw);
-  if (!status.ok()) {
-    std::fprintf(stderr, "rocksdb open: %s\n", status.ToString().c_str());
-    std::exit(1);
-  }
+  if (!status.ok()) Fail("rocksdb open", status.ToString());
   std::unique_ptr<rocksdb::DB> db(raw);
   const std::string value(value_bytes, 'v');
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> total{0};
-  std::vector<std::thread> workers;
-  const auto start = Clock::now();
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      rocksdb::WriteOptions write_options;
-      write_options.sync = sync;
-      char key[41];
-      uint64_t done = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
-        std::snprintf(key, sizeof(key), "bench-run-%02d-%027llu", t,
-                      static_cast<unsigned long long>(done));
-        rocksdb::Status put = db->Put(write_options, rocksdb::Slice(key, 40), value);
-        if (!put.ok()) {
-          std::fprintf(stderr, "rocksdb put: %s\n", put.ToString().c_str());
-          std::exit(1);
-        }
-        ++done;
-      }
-      total += done;
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& worker : workers) worker.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  const double rate = OperationsPerSecond(threads, seconds, [&](int thread, uint64_t i) {
+    char key[41];
+    std::snprintf(key, sizeof(key), "bench-run-%02d-%027llu", thread,
+                  static_cast<unsigned long long>(i));
+    rocksdb::Status put = db->Put(write_options, rocksdb::Slice(key, 40), value);
+    if (!put.ok()) Fail("rocksdb put", put.ToString());
+  });
   db.reset();
   std::filesystem::remove_all(dir);
-  return total.load() / elapsed;
+  return rate;
 }
 
 }  // namespace

@@ -20,6 +20,13 @@ std::string EncodeFrame(FrameKind kind, std::string_view body) {
   return frame;
 }
 
+std::string_view AlignedFrame(std::string_view frame, std::string* copy) {
+  if (reinterpret_cast<uintptr_t>(frame.data()) % 8 == 0) return frame;
+  copy->assign(frame);  // heap storage: aligned to at least 8 bytes
+  AGENTLOG_ASSERT(frame.size() <= 15 || reinterpret_cast<uintptr_t>(copy->data()) % 8 == 0);
+  return *copy;
+}
+
 Status CheckFrame(std::string_view frame, FrameKind kind, std::string_view what,
                   std::string_view* body) {
   if (frame.size() < kFrameHeaderBytes) {

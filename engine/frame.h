@@ -27,6 +27,11 @@ enum class FrameKind : uint8_t {
 
 std::string EncodeFrame(FrameKind kind, std::string_view body);
 
+// `frame` itself if it starts 8-byte aligned, else a copy in *copy: the
+// FlatBuffers readers behind CheckFrame's callers need aligned bytes, and
+// values read from a backend cursor need not be.
+std::string_view AlignedFrame(std::string_view frame, std::string* copy);
+
 // Checks the checksum, kind and header of `frame`; on success *body is the
 // frame's body (pointing into `frame`). `what` names the value for the
 // message, e.g. "run \"r1\" event 7".

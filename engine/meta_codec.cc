@@ -42,8 +42,9 @@ std::string EncodeRunMeta(const RunInfo& info) {
 
 Status DecodeRunMeta(std::string_view frame, std::string_view run_id, RunInfo* info) {
   const std::string what = "run \"" + std::string(run_id) + "\" metadata";
+  std::string copy;
   std::string_view body;
-  Status status = CheckFrame(frame, FrameKind::kRunMetaV1, what, &body);
+  Status status = CheckFrame(AlignedFrame(frame, &copy), FrameKind::kRunMetaV1, what, &body);
   if (!status.ok()) return status;
   flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(body.data()), body.size());
   if (!verifier.VerifyBuffer<fb::RunMeta>(nullptr)) {
@@ -92,8 +93,9 @@ std::string EncodeIdempotency(const IdempotencyRecord& record) {
 
 Status DecodeIdempotency(std::string_view frame, std::string_view key, IdempotencyRecord* record) {
   const std::string what = "idempotency key \"" + std::string(key.substr(0, 64)) + "\"";
+  std::string copy;
   std::string_view body;
-  Status status = CheckFrame(frame, FrameKind::kIdempotencyV1, what, &body);
+  Status status = CheckFrame(AlignedFrame(frame, &copy), FrameKind::kIdempotencyV1, what, &body);
   if (!status.ok()) return status;
   flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(body.data()), body.size());
   if (!verifier.VerifyBuffer<fb::IdempotencyEntry>(nullptr)) {

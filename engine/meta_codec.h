@@ -13,6 +13,7 @@
 namespace agentlog::internal {
 
 std::string EncodeRunMeta(const RunInfo& info);
+// Decoders accept frames at any alignment (engine/frame.h AlignedFrame).
 Status DecodeRunMeta(std::string_view frame, std::string_view run_id, RunInfo* info);
 
 struct IdempotencyRecord {

@@ -68,7 +68,7 @@ void StoreImpl::LeadCommit() {
 
 void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
   CommitGroup group;
-  group.next_position = last_position_.load() + 1;
+  group.next_position = LastPosition() + 1;
   group.last_timestamp_us = last_timestamp_us_;
   Status failure;
   {
@@ -104,12 +104,10 @@ void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
     if (run_cache_.size() + group.runs.size() > kMaxCachedRuns) run_cache_.clear();
     for (auto& [run_id, info] : group.runs) run_cache_[run_id] = std::move(info);
     last_timestamp_us_ = group.last_timestamp_us;
-    const uint64_t last = group.next_position - 1;
-    AGENTLOG_ASSERT(last >= last_position_.load());
-    last_position_.store(last);
     {
       MutexLock lock(&notifier_->mu);
-      notifier_->last_position = last;
+      AGENTLOG_ASSERT(group.next_position - 1 >= notifier_->last_position);
+      notifier_->last_position = group.next_position - 1;
     }
     notifier_->cv.SignalAll();
     return;
@@ -201,15 +199,16 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
   bool exists = false;
   status = LoadRun(append->run_id, group, &run, &exists);
   if (!status.ok()) return status;
-  const std::string run_name = "run \"" + run.run_id + "\"";
+  // Built only for a message: this runs on every append.
+  const auto run_name = [&] { return "run \"" + run.run_id + "\""; };
   if (options.expected_head.has_value() && *options.expected_head != run.head_sequence) {
-    return Status::Conflict(run_name + ": expected head " + std::to_string(*options.expected_head) +
+    return Status::Conflict(run_name() + ": expected head " + std::to_string(*options.expected_head) +
                             ", found " + std::to_string(run.head_sequence) +
                             "; re-read the run and decide again");
   }
   if (options.lease_epoch.has_value()) {
     if (*options.lease_epoch != run.lease_epoch) {
-      return Status::Fenced(run_name + ": lease epoch " + std::to_string(*options.lease_epoch) +
+      return Status::Fenced(run_name() + ": lease epoch " + std::to_string(*options.lease_epoch) +
                             " is not the current epoch " + std::to_string(run.lease_epoch) +
                             (run.lease_holder.empty() ? std::string()
                                                       : " (held by \"" + run.lease_holder + "\")") +
@@ -217,13 +216,13 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
     }
     // A released lease fences its own epoch too: its holder gave the run up.
     if (run.lease_epoch != 0 && run.lease_holder.empty()) {
-      return Status::Fenced(run_name + ": lease epoch " + std::to_string(run.lease_epoch) +
+      return Status::Fenced(run_name() + ": lease epoch " + std::to_string(run.lease_epoch) +
                             " was released; acquire the lease again (epoch " +
                             std::to_string(run.lease_epoch + 1) + ") before appending under it");
     }
   }
   if (!options.session_id.empty() && exists && run.session_id != options.session_id) {
-    return Status::InvalidArgument(run_name + " belongs to session \"" + run.session_id +
+    return Status::InvalidArgument(run_name() + " belongs to session \"" + run.session_id +
                                    "\", not \"" + options.session_id + "\"");
   }
   const RunStatus old_status = run.status;
@@ -242,12 +241,12 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
   for (const PreparedEvent& event : append->events) {
     if (event.type == fb::Body_LeaseAcquired) {
       if (event.lease_epoch <= run.lease_epoch) {
-        return Status::Fenced(run_name + ": lease epoch " + std::to_string(event.lease_epoch) +
+        return Status::Fenced(run_name() + ": lease epoch " + std::to_string(event.lease_epoch) +
                               " was already taken (current epoch " +
                               std::to_string(run.lease_epoch) + ")");
       }
       if (event.lease_epoch != run.lease_epoch + 1) {
-        return Status::InvalidArgument(run_name + ": LeaseAcquired epoch " +
+        return Status::InvalidArgument(run_name() + ": LeaseAcquired epoch " +
                                        std::to_string(event.lease_epoch) + " skips epochs; the next is " +
                                        std::to_string(run.lease_epoch + 1));
       }
@@ -255,13 +254,13 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
       run.lease_holder = std::string(event.lease_holder);
     } else if (event.type == fb::Body_LeaseReleased) {
       if (run.lease_holder.empty()) {
-        return Status::InvalidArgument(run_name + ": LeaseReleased, but no lease is held" +
+        return Status::InvalidArgument(run_name() + ": LeaseReleased, but no lease is held" +
                                        (run.lease_epoch == 0 ? std::string()
                                                              : " (epoch " + std::to_string(run.lease_epoch) +
                                                                    " was already released)"));
       }
       if (event.lease_epoch != run.lease_epoch || event.lease_holder != run.lease_holder) {
-        return Status::Fenced(run_name + ": LeaseReleased for epoch " +
+        return Status::Fenced(run_name() + ": LeaseReleased for epoch " +
                               std::to_string(event.lease_epoch) + " by \"" +
                               std::string(event.lease_holder) + "\", but the lease is epoch " +
                               std::to_string(run.lease_epoch) + " held by \"" + run.lease_holder + "\"");

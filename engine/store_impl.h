@@ -156,8 +156,8 @@ class StoreImpl final : public Store {
 
   const Options options_;
   std::unique_ptr<Backend> backend_;
+  // The last committed position lives here only (notifier_->last_position).
   std::shared_ptr<CommitNotifier> notifier_;
-  std::atomic<uint64_t> last_position_{0};
 
   Mutex mu_;
   CondVar space_cv_{&mu_};  // appenders wait for queue room

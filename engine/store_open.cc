@@ -122,7 +122,6 @@ Status StoreImpl::Start() {
                                 ", which does not exist; run agentlog verify");
     }
     if (!last.ok()) return last.status();
-    last_position_.store(position);
     last_timestamp_us_ = last->timestamp_us();
     MutexLock lock(&notifier_->mu);
     notifier_->last_position = position;

@@ -137,7 +137,7 @@ Result<std::vector<RunInfo>> StoreImpl::ListRuns(const RunFilter& filter) {
     if (!filter.after_run_id.empty() && run_id <= filter.after_run_id) continue;
     RunInfo info;
     if (space == Space::kRuns) {
-      status = DecodeRunMeta(std::string(cursor->value()), run_id, &info);  // aligned copy
+      status = DecodeRunMeta(cursor->value(), run_id, &info);
       if (!status.ok()) return status;
     } else {
       auto found = LoadRunInfo(run_id);
@@ -202,7 +202,10 @@ Result<std::vector<Event>> StoreImpl::ReadGlobalUnguarded(uint64_t after_positio
   return events;
 }
 
-uint64_t StoreImpl::LastPosition() const { return last_position_.load(); }
+uint64_t StoreImpl::LastPosition() const {
+  MutexLock lock(&notifier_->mu);
+  return notifier_->last_position;
+}
 
 uint64_t StoreImpl::WaitForPosition(uint64_t after_position, int64_t timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() +

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "engine/frame.h"
 #include "engine/keys.h"
 #include "engine/meta_codec.h"
 #include "engine/record_codec.h"
@@ -146,7 +147,8 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, Verify
                                 std::to_string(expected - 1) + " to event " + std::to_string(sequence) +
                                 " (a record was deleted or its key was altered)");
     }
-    const std::string frame(cursor->value());  // aligned copy for the FlatBuffers readers
+    std::string copy;
+    const std::string_view frame = AlignedFrame(cursor->value(), &copy);
     const fb::Record* record = nullptr;
     Status status = CheckRecord(frame, run_id, sequence, &record);
     if (!status.ok()) return status;
@@ -251,13 +253,13 @@ Status StoreImpl::VerifyAllUnguarded(VerifyStats* stats) {
   VerifyStats* counts = stats != nullptr ? stats : &local;
   // Everything committed up to here is visible to the walk below; later
   // appends are checked by their runs' chains but not counted.
-  const uint64_t through_position = last_position_.load();
+  const uint64_t through_position = LastPosition();
   auto cursor = backend_->NewCursor(Space::kRuns);
   uint64_t events_through = 0;
   for (cursor->Seek(""); cursor->Valid(); cursor->Next()) {
     const std::string run_id(cursor->key());
     RunInfo info;
-    Status status = DecodeRunMeta(std::string(cursor->value()), run_id, &info);  // aligned copy
+    Status status = DecodeRunMeta(cursor->value(), run_id, &info);
     if (!status.ok()) return status;
     status = VerifyRun(run_id, info, counts);
     if (!status.ok()) return status;
@@ -314,7 +316,7 @@ Result<std::string> StoreImpl::StoreRootAsOf(uint64_t position, uint64_t* run_co
   for (cursor->Seek(""); cursor->Valid(); cursor->Next()) {
     const std::string run_id(cursor->key());
     RunInfo info;
-    Status status = DecodeRunMeta(std::string(cursor->value()), run_id, &info);  // aligned copy
+    Status status = DecodeRunMeta(cursor->value(), run_id, &info);
     if (!status.ok()) return status;
     uint64_t sequence = 0;
     std::string chain;
@@ -331,7 +333,7 @@ Result<std::string> StoreImpl::StoreRootAsOf(uint64_t position, uint64_t* run_co
 Result<std::string> StoreImpl::StoreDigest() {
   ReadGuard guard(this);
   if (!guard.status().ok()) return guard.status();
-  const uint64_t position = last_position_.load();
+  const uint64_t position = LastPosition();
   uint64_t runs = 0;
   auto root = StoreRootAsOf(position, &runs);
   if (!root.ok()) return root.status();
@@ -387,12 +389,13 @@ Status StoreImpl::VerifyAgainst(std::string_view digest, VerifyStats* stats) {
     return Status::OK();
   }
 
-  uint64_t runs = 0;
-  if (!ParseNumber(first, &runs)) return bad();
-  const uint64_t position = runs, expected_runs = number;
-  if (position > last_position_.load()) {
+  uint64_t position = 0;  // agentlog-store-v1:POSITION:RUNS:HEX
+  if (!ParseNumber(first, &position)) return bad();
+  const uint64_t expected_runs = number;
+  const uint64_t last_position = LastPosition();
+  if (position > last_position) {
     return Status::Corruption("the digest covers global position " + std::to_string(position) +
-                              " but the store ends at " + std::to_string(last_position_.load()) +
+                              " but the store ends at " + std::to_string(last_position) +
                               ": its history was cut short");
   }
   Status status = VerifyAllUnguarded(stats);

@@ -33,14 +33,29 @@ std::string Printable(std::string_view text) {
   return out;
 }
 
+// Names one event of an append in messages. Built only when a message is,
+// so that a valid append allocates no text (this runs on every append).
+struct InputName {
+  std::string_view run_id;
+  size_t index = 0;  // 0-based
+  size_t count = 0;
+  std::string str() const {
+    return "run \"" + std::string(run_id) + "\" append event " + std::to_string(index + 1) +
+           " of " + std::to_string(count);
+  }
+  std::string str(std::string_view field) const { return str() + ": " + std::string(field); }
+};
+
 // Ids are text people read in logs and JSON: UTF-8, no NUL, bounded.
-Status ValidateField(const std::string& value, size_t limit, const std::string& what) {
+Status ValidateField(const std::string& value, size_t limit, const InputName& where,
+                     std::string_view field) {
   if (value.size() > limit) {
+    const std::string what = where.str(field);
     return Status::LimitExceeded(what + " is " + std::to_string(value.size()) +
                                  " bytes; the limit is " + std::to_string(limit));
   }
   if (value.find('\0') != std::string::npos) {
-    return Status::InvalidArgument(what + " contains a NUL byte");
+    return Status::InvalidArgument(where.str(field) + " contains a NUL byte");
   }
   // REQUIRES of FromUTF8: a NUL-terminated buffer (it may look one byte on).
   const char* cursor = value.c_str();
@@ -48,7 +63,7 @@ Status ValidateField(const std::string& value, size_t limit, const std::string& 
   while (cursor < end) {
     const char* const start = cursor;
     if (flatbuffers::FromUTF8(&cursor) < 0 || cursor > end) {
-      return Status::InvalidArgument(what + " is not valid UTF-8 at byte " +
+      return Status::InvalidArgument(where.str(field) + " is not valid UTF-8 at byte " +
                                      std::to_string(start - value.c_str()));
     }
   }
@@ -63,12 +78,12 @@ void PutLengthPrefixed(std::string* out, std::string_view bytes) {
 // Verifies the payload as a FlatBuffer with root agentlog.fb.Event. The
 // FlatBuffers readers need 8-byte aligned input; a std::string's small
 // inline buffer may not be, so such a payload is checked from a copy.
-Status CheckPayload(const EventInput& input, const Options& limits, const std::string& what,
+Status CheckPayload(const EventInput& input, const Options& limits, const InputName& where,
                     PreparedEvent* prepared) {
   const std::string& payload = input.payload;
-  if (payload.empty()) return Status::InvalidArgument(what + ": payload is empty");
+  if (payload.empty()) return Status::InvalidArgument(where.str() + ": payload is empty");
   if (payload.size() > limits.max_event_bytes) {
-    return Status::LimitExceeded(what + ": payload is " + std::to_string(payload.size()) +
+    return Status::LimitExceeded(where.str() + ": payload is " + std::to_string(payload.size()) +
                                  " bytes; Options::max_event_bytes is " +
                                  std::to_string(limits.max_event_bytes) +
                                  "; store large outputs as artifacts");
@@ -87,18 +102,18 @@ Status CheckPayload(const EventInput& input, const Options& limits, const std::s
                                  verifier_options);
   if (!fb::VerifyEventBuffer(verifier)) {
     return Status::InvalidArgument(
-        what + ": payload is not a valid agentlog.fb.Event FlatBuffer (the verifier refused "
+        where.str() + ": payload is not a valid agentlog.fb.Event FlatBuffer (the verifier refused "
                "it); build it with FlatBufferBuilder and FinishEventBuffer");
   }
   const fb::Event* event = fb::GetEvent(data);
   const auto type = static_cast<EventType>(event->body_type());
   if (type == 0 || event->body() == nullptr) {
-    return Status::InvalidArgument(what + ": payload has no body; set one of the event types "
+    return Status::InvalidArgument(where.str() + ": payload has no body; set one of the event types "
                                           "of schema/events.fbs");
   }
   if (type > kMaxKnownEventType && !limits.accept_unknown_event_types) {
     return Status::InvalidArgument(
-        what + ": event type " + std::to_string(type) + " is unknown to this build (it knows 1.." +
+        where.str() + ": event type " + std::to_string(type) + " is unknown to this build (it knows 1.." +
         std::to_string(kMaxKnownEventType) +
         "); upgrade agentlog, or set Options::accept_unknown_event_types");
   }
@@ -106,21 +121,16 @@ Status CheckPayload(const EventInput& input, const Options& limits, const std::s
   if (type == fb::Body_LeaseAcquired) {
     const fb::LeaseAcquired* lease = event->body_as_LeaseAcquired();
     prepared->lease_epoch = lease->epoch();
-    prepared->lease_holder = lease->holder() ? lease->holder()->string_view() : std::string_view();
+    prepared->lease_holder = lease->holder() ? lease->holder()->str() : std::string();
     if (prepared->lease_holder.empty() || lease->epoch() == 0) {
-      return Status::InvalidArgument(what + ": LeaseAcquired needs a holder and an epoch >= 1");
+      return Status::InvalidArgument(where.str() + ": LeaseAcquired needs a holder and an epoch >= 1");
     }
-    Status holder = ValidateField(lease->holder()->str(), kMaxIdBytes, what + ": lease holder");
-    if (!holder.ok()) return holder;
-  } else if (type == fb::Body_LeaseReleased) {
+    return ValidateField(prepared->lease_holder, kMaxIdBytes, where, "lease holder");
+  }
+  if (type == fb::Body_LeaseReleased) {
     const fb::LeaseReleased* lease = event->body_as_LeaseReleased();
     prepared->lease_epoch = lease->epoch();
-    prepared->lease_holder = lease->holder() ? lease->holder()->string_view() : std::string_view();
-  }
-  // The lease holder view must outlive the copy: point it into the input.
-  if (!prepared->lease_holder.empty() && data != payload.data()) {
-    const size_t offset = static_cast<size_t>(prepared->lease_holder.data() - data);
-    prepared->lease_holder = std::string_view(payload.data() + offset, prepared->lease_holder.size());
+    prepared->lease_holder = lease->holder() ? lease->holder()->str() : std::string();
   }
   return Status::OK();
 }
@@ -149,10 +159,11 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
                       std::vector<PreparedEvent>* prepared, Hash* request_hash) {
   Status status = ValidateName(run_id, "run id");
   if (!status.ok()) return status;
-  const std::string run_name = "run \"" + std::string(run_id) + "\"";
-  if (events.empty()) return Status::InvalidArgument(run_name + ": append of no events");
+  // Built only for a message: this runs on every append.
+  const auto run_name = [&] { return "run \"" + std::string(run_id) + "\""; };
+  if (events.empty()) return Status::InvalidArgument(run_name() + ": append of no events");
   if (events.size() > limits.max_append_events) {
-    return Status::LimitExceeded(run_name + ": append of " + std::to_string(events.size()) +
+    return Status::LimitExceeded(run_name() + ": append of " + std::to_string(events.size()) +
                                  " events; Options::max_append_events is " +
                                  std::to_string(limits.max_append_events));
   }
@@ -161,15 +172,15 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
     if (!status.ok()) return status;
   }
   if (options.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
-    return Status::LimitExceeded(run_name + ": idempotency key is " +
+    return Status::LimitExceeded(run_name() + ": idempotency key is " +
                                  std::to_string(options.idempotency_key.size()) +
                                  " bytes; the limit is " + std::to_string(kMaxIdempotencyKeyBytes));
   }
   if (options.idempotency_key.find('\0') != std::string::npos) {
-    return Status::InvalidArgument(run_name + ": idempotency key contains a NUL byte");
+    return Status::InvalidArgument(run_name() + ": idempotency key contains a NUL byte");
   }
   if (options.durability != Durability::kSync && options.durability != Durability::kBuffered) {
-    return Status::InvalidArgument(run_name + ": unknown durability " +
+    return Status::InvalidArgument(run_name() + ": unknown durability " +
                                    std::to_string(static_cast<int>(options.durability)));
   }
   size_t total_bytes = 0;
@@ -182,30 +193,29 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
   if (keyed) PutLengthPrefixed(&request, run_id);
   for (size_t i = 0; i < events.size(); ++i) {
     const EventInput& input = events[i];
-    const std::string what = run_name + " append event " + std::to_string(i + 1) + " of " +
-                             std::to_string(events.size());
+    const InputName where{run_id, i, events.size()};
     total_bytes += input.payload.size();
     if (total_bytes > limits.max_append_bytes) {
-      return Status::LimitExceeded(run_name + ": append carries more than " +
+      return Status::LimitExceeded(run_name() + ": append carries more than " +
                                    std::to_string(limits.max_append_bytes) +
                                    " payload bytes (Options::max_append_bytes); split it");
     }
     for (const auto& [value, name] : {std::pair{&input.turn_id, "turn id"},
                                       std::pair{&input.step_id, "step id"},
                                       std::pair{&input.actor_id, "actor id"}}) {
-      status = ValidateField(*value, kMaxIdBytes, what + ": " + name);
+      status = ValidateField(*value, kMaxIdBytes, where, name);
       if (!status.ok()) return status;
     }
     if (static_cast<uint8_t>(input.actor_kind) > static_cast<uint8_t>(ActorKind::kTool)) {
-      return Status::InvalidArgument(what + ": unknown actor kind " +
+      return Status::InvalidArgument(where.str() + ": unknown actor kind " +
                                      std::to_string(static_cast<int>(input.actor_kind)));
     }
     if (input.schema_version == 0) {
-      return Status::InvalidArgument(what + ": schema version 0; use kEventSchemaVersion");
+      return Status::InvalidArgument(where.str() + ": schema version 0; use kEventSchemaVersion");
     }
     PreparedEvent event;
     event.input = &input;
-    status = CheckPayload(input, limits, what, &event);
+    status = CheckPayload(input, limits, where, &event);
     if (!status.ok()) return status;
     event.payload_hash = Sha256(input.payload);
     if (keyed) {
@@ -217,7 +227,7 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
       PutLengthPrefixed(&request, input.actor_id);
       PutBigEndian64(&request, input.schema_version);
     }
-    prepared->push_back(event);
+    prepared->push_back(std::move(event));
   }
   *request_hash = keyed ? Sha256(request) : Hash{};
   AGENTLOG_ASSERT(prepared->size() == events.size());

@@ -25,7 +25,7 @@ struct PreparedEvent {
   Hash payload_hash{};
   // Lease events carry what the committer must check against the run.
   uint64_t lease_epoch = 0;
-  std::string_view lease_holder;
+  std::string lease_holder;
 };
 
 // Checks an append's run id, options and events against `limits`; fills

@@ -403,3 +403,28 @@ TEST_CASE("Corruption.OpenReportsALastGlobalEntryNamingAMissingEvent", "[corrupt
   CHECK(reopened.status().IsCorruption());
   CHECK(reopened.status().message().find(NameOf("gamma:1", 3)) != std::string::npos);
 }
+
+TEST_CASE("Corruption.ListRunsReportsAnIndexEntryWithoutItsRun", "[corruption]") {
+  // Goal: a status or session index entry naming a run whose metadata is
+  // gone is Corruption naming the run, not a silently shorter list.
+  // Method: a run in a session; delete its runs value; list by status and
+  // by session.
+  TempDir dir;
+  ManualClock clock(1'000);
+  auto store = OpenStore(dir.path(), &clock);
+  EventInput input = Message("x");
+  AppendOptions options = WithDurability(Durability::kSync);
+  options.session_id = "session-1";
+  REQUIRE(store->Append("orphan", std::span(&input, 1), options).ok());
+  DeleteKey(*store, Space::kRuns, "orphan");
+  RunFilter by_status;
+  by_status.status = RunStatus::kCreated;
+  RunFilter by_session;
+  by_session.session_id = "session-1";
+  for (const RunFilter& filter : {by_status, by_session}) {
+    auto listed = store->ListRuns(filter);
+    REQUIRE_FALSE(listed.ok());
+    CHECK(listed.status().IsCorruption());
+    CHECK_THAT(listed.status().message(), Catch::Matchers::Contains("\"orphan\", which has no metadata"));
+  }
+}

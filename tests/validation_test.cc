@@ -2,6 +2,7 @@
 // Open and at the read API. Each refusal must carry its documented code, a
 // message that names the problem, and leave nothing written.
 #include <catch2/catch.hpp>
+#include <rocksdb/db.h>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -587,4 +588,64 @@ TEST_CASE("Store.SecondCloseWaitsForTheFirst", "[validation][close]") {
   CHECK(second.ok());
   auto reopened = OpenStore(dir.path(), &clock);
   CHECK(reopened->LastPosition() == 50);
+}
+
+TEST_CASE("Open.ForeignRocksDbWithOtherColumnFamiliesIsRefusedUntouched", "[validation][open]") {
+  // Goal: a RocksDB database made by someone else -- its own column family,
+  // or data in "default" and none of agentlog's column families -- is
+  // refused naming the reason, and agentlog adds no column family to it.
+  // Method: make both kinds with RocksDB directly; open each as a store;
+  // list its column families afterwards.
+  for (bool own_family : {true, false}) {
+    INFO("own column family: " << own_family);
+    TempDir dir;
+    {
+      rocksdb::Options options;
+      options.create_if_missing = true;
+      rocksdb::DB* raw = nullptr;
+      REQUIRE(rocksdb::DB::Open(options, dir.path(), &raw).ok());
+      std::unique_ptr<rocksdb::DB> db(raw);
+      if (own_family) {
+        rocksdb::ColumnFamilyHandle* handle = nullptr;
+        REQUIRE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "orders", &handle).ok());
+        REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
+      } else {
+        REQUIRE(db->Put(rocksdb::WriteOptions(), "customer:1", "alice").ok());
+      }
+      REQUIRE(db->Close().ok());
+    }
+    std::vector<std::string> before;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &before).ok());
+    ManualClock clock(1'000);
+    Options options;
+    options.clock = &clock;
+    auto store = Store::Open(options, dir.path());
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().IsInvalidArgument());
+    CHECK_THAT(store.status().message(), Contains("not an agentlog store"));
+    CHECK_THAT(store.status().message(),
+               Contains(own_family ? "column family \"orders\"" : "lacks agentlog's column families"));
+    std::vector<std::string> after;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &after).ok());
+    CHECK(after == before);
+  }
+}
+
+TEST_CASE("Validation.LeaseHolderIsCheckedLikeAnId", "[validation][lease]") {
+  // Goal: a LeaseAcquired holder obeys the id rules (at most kMaxIdBytes of
+  // UTF-8): an oversized holder is LimitExceeded, a non-UTF-8 one
+  // InvalidArgument, each naming "lease holder", and nothing is written.
+  TempDir dir;
+  ManualClock clock(1'000);
+  auto store = OpenStore(dir.path(), &clock);
+  AppendMessage(*store, "run-a", "start");
+  for (const auto& [holder, limit] : {std::pair{std::string(kMaxIdBytes + 1, 'w'), true},
+                                      std::pair{std::string("w\xff"), false}}) {
+    EventInput input = Input(LeaseAcquiredPayload(holder, 1));
+    auto refused = store->Append("run-a", std::span(&input, 1), WithDurability(Durability::kSync));
+    REQUIRE_FALSE(refused.ok());
+    CHECK((limit ? refused.status().IsLimitExceeded() : refused.status().IsInvalidArgument()));
+    CHECK_THAT(refused.status().message(), Contains("lease holder"));
+    CHECK(store->LastPosition() == 1);
+  }
 }
