@@ -87,4 +87,43 @@ std::string SessionIndexKey(std::string_view session_id, std::string_view run_id
   return key;
 }
 
+std::string SnapshotKeyPrefix(std::string_view run_id, std::string_view projection) {
+  std::string key(run_id);
+  key.push_back('\0');
+  key.append(projection);
+  key.push_back('\0');
+  return key;
+}
+
+// Newest first in key order: "the newest snapshot at or before n" is a
+// forward Seek, which RocksDB serves far faster than SeekForPrev and Prev.
+std::string SnapshotKey(std::string_view run_id, std::string_view projection, uint64_t sequence) {
+  std::string key = SnapshotKeyPrefix(run_id, projection);
+  PutBigEndian64(&key, ~sequence);
+  return key;
+}
+
+bool ParseSnapshotKey(std::string_view key, std::string_view prefix, uint64_t* sequence) {
+  if (key.size() != prefix.size() + 8 || !key.starts_with(prefix)) return false;
+  *sequence = ~GetBigEndian64(key.data() + prefix.size());
+  return true;
+}
+
+namespace {
+// Flipping the sign bit maps int64 order onto unsigned byte order.
+constexpr uint64_t kSignBit = uint64_t{1} << 63;
+}  // namespace
+
+std::string TimeIndexKey(int64_t timestamp_us) {
+  std::string key(1, kTimeIndexTag);
+  PutBigEndian64(&key, static_cast<uint64_t>(timestamp_us) ^ kSignBit);
+  return key;
+}
+
+bool ParseTimeIndexKey(std::string_view key, int64_t* timestamp_us) {
+  if (key.size() != 9 || key[0] != kTimeIndexTag) return false;
+  *timestamp_us = static_cast<int64_t>(GetBigEndian64(key.data() + 1) ^ kSignBit);
+  return true;
+}
+
 }  // namespace agentlog::internal

@@ -28,6 +28,21 @@ bool ParseGlobalValue(std::string_view value, std::string_view* run_id, uint64_t
 // runs: run_id -> framed RunMeta
 inline std::string RunKey(std::string_view run_id) { return std::string(run_id); }
 
+// snapshots: run_id 0x00 projection 0x00 be64(~sequence) -> framed Snapshot.
+// Projection names follow run-id syntax (no NUL), so a run's snapshots of
+// one projection are contiguous, newest first.
+std::string SnapshotKey(std::string_view run_id, std::string_view projection, uint64_t sequence);
+std::string SnapshotKeyPrefix(std::string_view run_id, std::string_view projection);
+bool ParseSnapshotKey(std::string_view key, std::string_view prefix, uint64_t* sequence);
+
+// time (in `index`): 't' be64(timestamp_us XOR 2^63) -> be64(last position
+// committed with that timestamp). Timestamps never decrease along global
+// positions, so the last entry at or before T names the last event at or
+// before T.
+constexpr char kTimeIndexTag = 't';
+std::string TimeIndexKey(int64_t timestamp_us);
+bool ParseTimeIndexKey(std::string_view key, int64_t* timestamp_us);
+
 // index: 's' status_byte run_id -> ""  and  'n' session_id 0x00 run_id -> ""
 constexpr char kStatusIndexTag = 's';
 constexpr char kSessionIndexTag = 'n';

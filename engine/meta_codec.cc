@@ -115,4 +115,58 @@ Status DecodeIdempotency(std::string_view frame, std::string_view key, Idempoten
   return Status::OK();
 }
 
+std::string SnapshotName(std::string_view run_id, std::string_view projection, uint64_t sequence) {
+  return "snapshot of projection \"" + std::string(projection) + "\" at " + RecordName(run_id, sequence);
+}
+
+std::string EncodeSnapshot(std::string_view run_id, std::string_view projection, uint32_t version,
+                           uint64_t sequence, std::string_view chain_hash, std::string_view state) {
+  flatbuffers::FlatBufferBuilder builder(state.size() + 256);
+  auto run = builder.CreateString(run_id);
+  auto name = builder.CreateString(projection);
+  auto chain = builder.CreateVector(reinterpret_cast<const uint8_t*>(chain_hash.data()), chain_hash.size());
+  auto bytes = builder.CreateVector(reinterpret_cast<const uint8_t*>(state.data()), state.size());
+  fb::SnapshotBuilder snapshot(builder);
+  snapshot.add_run_id(run);
+  snapshot.add_projection(name);
+  snapshot.add_version(version);
+  snapshot.add_sequence(sequence);
+  snapshot.add_chain_hash(chain);
+  snapshot.add_state(bytes);
+  builder.Finish(snapshot.Finish());
+  return EncodeFrame(FrameKind::kSnapshotV1, BufferOf(builder));
+}
+
+void DecodeSnapshot(std::string_view value, std::string_view run_id, std::string_view projection,
+                    uint64_t sequence, bool with_state, SnapshotEntry* entry) {
+  entry->sequence = sequence;
+  const std::string what = SnapshotName(run_id, projection, sequence);
+  std::string copy;
+  std::string_view body;
+  Status status = CheckFrame(AlignedFrame(value, &copy), FrameKind::kSnapshotV1, what, &body);
+  if (!status.ok()) {
+    entry->status = status;
+    return;
+  }
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+  if (!verifier.VerifyBuffer<fb::Snapshot>(nullptr)) {
+    entry->status = Status::Corruption(what + ": fails the FlatBuffers verifier");
+    return;
+  }
+  const auto* snapshot = flatbuffers::GetRoot<fb::Snapshot>(body.data());
+  if (StringOf(snapshot->run_id()) != run_id || StringOf(snapshot->projection()) != projection ||
+      snapshot->sequence() != sequence) {
+    entry->status = Status::Corruption(what + ": its value names another run, projection or sequence");
+    return;
+  }
+  if (snapshot->chain_hash() == nullptr || snapshot->chain_hash()->size() != kHashBytes) {
+    entry->status = Status::Corruption(what + ": chain hash is not 32 bytes");
+    return;
+  }
+  entry->status = Status::OK();
+  entry->version = snapshot->version();
+  entry->chain_hash = std::string(BytesOf(snapshot->chain_hash()));
+  if (with_state) entry->state = std::string(BytesOf(snapshot->state()));
+}
+
 }  // namespace agentlog::internal

@@ -24,6 +24,17 @@ struct IdempotencyRecord {
 std::string EncodeIdempotency(const IdempotencyRecord& record);
 Status DecodeIdempotency(std::string_view frame, std::string_view key, IdempotencyRecord* record);
 
+// "snapshot of projection "P" at run "r" event 7", for messages.
+std::string SnapshotName(std::string_view run_id, std::string_view projection, uint64_t sequence);
+// snapshots: run_id, projection and sequence are also in the key; the
+// decoder checks that they agree.
+std::string EncodeSnapshot(std::string_view run_id, std::string_view projection, uint32_t version,
+                           uint64_t sequence, std::string_view chain_hash, std::string_view state);
+// Fills *entry from a stored value; a damaged value gives entry->status
+// Corruption rather than an error, so the caller can fall back.
+void DecodeSnapshot(std::string_view value, std::string_view run_id, std::string_view projection,
+                    uint64_t sequence, bool with_state, SnapshotEntry* entry);
+
 }  // namespace agentlog::internal
 
 #endif  // AGENTLOG_ENGINE_META_CODEC_H_

@@ -44,4 +44,7 @@ std::optional<RunStatus> StatusAfter(EventType type) {
 }
 
 }  // namespace internal
+
+std::optional<RunStatus> StatusAfterEvent(EventType type) { return internal::StatusAfter(type); }
+
 }  // namespace agentlog

@@ -20,8 +20,22 @@ Result<AppendResult> StoreImpl::Append(std::string_view run_id, std::span<const 
   Status status =
       ValidateAppend(run_id, events, options, options_, &append.events, &append.request_hash);
   if (!status.ok()) return status;
+  for (size_t i = 0; i < append.events.size(); ++i) {
+    // Only Fork writes RunForked, where the runs index records the parent
+    // and Verify checks the two agree; a RunForked appended anywhere else
+    // would claim a lineage nothing backs.
+    if (append.events[i].type == fb::Body_RunForked) {
+      return Status::InvalidArgument("event " + std::to_string(i) + " of the append to run \"" +
+                                     std::string(run_id) +
+                                     "\" is a RunForked; only Store::Fork writes those");
+    }
+  }
   for (const EventInput& event : events) append.payload_bytes += event.payload.size();
+  return QueueAppend(&append);
+}
 
+Result<AppendResult> StoreImpl::QueueAppend(PendingAppend* pending) {
+  PendingAppend& append = *pending;
   MutexLock lock(&mu_);
   while (!closing_ && !closed_ && queue_.size() >= options_.max_queued_appends) space_cv_.Wait();
   if (closing_ || closed_) return Status::Closed("the store is closed; open it again to append");
@@ -199,6 +213,12 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
   bool exists = false;
   status = LoadRun(append->run_id, group, &run, &exists);
   if (!status.ok()) return status;
+  if (append->fork != nullptr) {
+    // Here, not in Fork: only the committer sees every append that could
+    // have created the run first.
+    status = StartFork(*append->fork, exists, &run);
+    if (!status.ok()) return status;
+  }
   // Built only for a message: this runs on every append.
   const auto run_name = [&] { return "run \"" + run.run_id + "\""; };
   if (options.expected_head.has_value() && *options.expected_head != run.head_sequence) {
@@ -308,6 +328,13 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
     writes.Put(Space::kIndex, SessionIndexKey(run.session_id, run.run_id), "");
   }
   AGENTLOG_ASSERT(!exists || old_session == run.session_id);
+  {
+    // One entry per timestamp: a later append at the same time overwrites
+    // it with a higher position (engine/keys.h, the time index).
+    std::string last_position;
+    PutBigEndian64(&last_position, result.last_position);
+    writes.Put(Space::kIndex, TimeIndexKey(now_us), std::move(last_position));
+  }
   if (!options.idempotency_key.empty()) {
     IdempotencyRecord record{run.run_id, result, append->request_hash};
     writes.Put(Space::kIdempotency, options.idempotency_key, EncodeIdempotency(record));

@@ -84,10 +84,45 @@ class StoreImpl final : public Store {
   Result<std::string> StoreDigest() override;
   Status VerifyAgainst(std::string_view digest, VerifyStats* stats) override;
 
+  // snapshots and time: engine/store_snapshot.cc, engine/store_time.cc
+  Status PutSnapshot(std::string_view run_id, std::string_view projection, uint32_t version,
+                     uint64_t sequence, std::string_view state, Durability durability) override;
+  Result<std::vector<SnapshotEntry>> ReadSnapshots(std::string_view run_id, std::string_view projection,
+                                                   uint64_t at_or_before, size_t limit,
+                                                   bool with_state) override;
+  Status DeleteSnapshots(std::string_view run_id, std::string_view projection,
+                         std::span<const uint64_t> sequences) override;
+  Result<uint64_t> PositionAtTime(int64_t time_us) override;
+
+  // forks: engine/store_fork.cc
+  Result<AppendResult> Fork(std::string_view parent_run_id, uint64_t at_sequence,
+                            std::string_view new_run_id, const ForkOptions& options) override;
+  Result<uint64_t> SequenceAtPosition(std::string_view run_id, uint64_t position) override;
+
   // For tests that damage the store on purpose (tests may reach inside).
   Backend* backend_for_testing() { return backend_.get(); }
 
  private:
+  // What a fork's run starts from: the fold of the shared prefix, read from
+  // the parent before the fork's append is queued (a prefix never changes).
+  struct ForkStart {
+    std::string parent_run_id;
+    uint64_t fork_sequence = 0;
+    std::string chain_hash;  // the parent's chain hash at fork_sequence
+    RunStatus status = RunStatus::kCreated;
+    uint64_t lease_epoch = 0;
+    std::string lease_holder;
+  };
+
+  // One stretch of a run's history, stored under `owner`: the run itself or
+  // the ancestor whose records a fork shares (record_format.md, "Forks").
+  struct Segment {
+    std::string owner;
+    uint64_t first_sequence = 0;
+    uint64_t last_sequence = 0;  // first > last: the run has no event of its own yet
+    uint64_t owner_head = 0;     // the owner's head when the lineage was read
+  };
+
   // One queued append; lives on the appending thread's stack.
   struct PendingAppend {
     explicit PendingAppend(Mutex* mu) : cv(mu) {}
@@ -96,6 +131,7 @@ class StoreImpl final : public Store {
     std::vector<PreparedEvent> events;
     Hash request_hash{};
     size_t payload_bytes = 0;
+    const ForkStart* fork = nullptr;  // set by Fork: creates the run, which must not exist
     bool done = false;      // guarded by StoreImpl::mu_
     Status status;          // set by the committer before done
     AppendResult result;    // set by the committer before done
@@ -112,6 +148,8 @@ class StoreImpl final : public Store {
     bool sync = false;
   };
 
+  // Queues a validated append and waits until a committer answers it.
+  Result<AppendResult> QueueAppend(PendingAppend* append) EXCLUDES(mu_);
   // Takes a group from the queue, commits it and answers it. Releases mu_
   // while it writes.
   void LeadCommit() REQUIRES(mu_);
@@ -121,19 +159,42 @@ class StoreImpl final : public Store {
   Status StageAppend(PendingAppend* append, CommitGroup* group);
   Status LoadRun(std::string_view run_id, CommitGroup* group, RunInfo* info, bool* exists);
   Status CheckIdempotency(PendingAppend* append, CommitGroup* group, bool* replayed);
+  // Makes `run` (just loaded by LoadRun) the start of a new fork; Conflict
+  // if the run exists.
+  static Status StartFork(const ForkStart& fork, bool exists, RunInfo* run);
 
   // The bodies of the public reads, without a ReadGuard: public methods
   // take one guard and call these, never each other, so a read that began
   // before Close always finishes (REQUIRES: a ReadGuard held by the caller).
   Result<Event> ReadChecked(std::string_view run_id, uint64_t sequence);
+  // ReadChecked that also finds a fork's shared events under their ancestor.
+  Result<Event> ReadResolved(std::string_view run_id, uint64_t sequence);
+  // Appends the records of `segment` within [low, high] to *events,
+  // ascending or descending, until *events holds `limit`.
+  Status ReadSegment(const Segment& segment, uint64_t low, uint64_t high, bool reverse,
+                     size_t limit, std::vector<Event>* events);
+  // The run's history as segments in sequence order, the run's own last;
+  // ancestors are followed only while they hold sequences >= lowest_sequence
+  // (1: all of them). *ancestors (optional) counts the ancestors visited.
+  // Corruption if the lineage is deeper than kMaxForkDepth, cyclic, or names
+  // a missing or too short ancestor.
+  Status Lineage(const RunInfo& info, uint64_t lowest_sequence, std::vector<Segment>* segments,
+                 size_t* ancestors = nullptr);
+  // Fills start->status and the lease from the history in `segments` up to
+  // fork_sequence (the parent's, whose metadata is `parent`).
+  Status FoldPrefix(const RunInfo& parent, const std::vector<Segment>& segments, ForkStart* start);
   Result<RunInfo> LoadRunInfo(std::string_view run_id);
   Result<std::vector<Event>> ReadGlobalUnguarded(uint64_t after_position, size_t limit);
   Status VerifyUnguarded(std::string_view run_id, VerifyStats* stats);
   Status VerifyAllUnguarded(VerifyStats* stats);
-  Status VerifyRun(std::string_view run_id, const RunInfo& info, VerifyStats* stats);
+  // count_prefix: count a fork's shared events in *stats too (Verify of one
+  // run), or only the run's own records (VerifyAll counts each record once).
+  Status VerifyRun(std::string_view run_id, const RunInfo& info, bool count_prefix,
+                   VerifyStats* stats);
   Status VerifyGlobalIndex(uint64_t through_position, uint64_t expected_events);
-  // The run's head (sequence, chain) as of a global position; exists=false
-  // if the run had no event then.
+  // The run's head (sequence, chain) as of a global position; sequence 0
+  // if the run had no event of its own then (a fork's shared prefix does not
+  // count: the fork did not exist before its RunForked event).
   Status HeadAsOf(const RunInfo& info, uint64_t position, uint64_t* sequence, std::string* chain);
   Result<std::string> StoreRootAsOf(uint64_t position, uint64_t* run_count);
   Status StopSubscriptions();

@@ -38,7 +38,7 @@ Result<Event> StoreImpl::ReadEvent(std::string_view run_id, uint64_t sequence) {
   Status status = ValidateName(run_id, "run id");
   if (!status.ok()) return status;
   if (sequence == 0) return Status::InvalidArgument("sequence 0 does not exist; runs start at 1");
-  return ReadChecked(run_id, sequence);
+  return ReadResolved(run_id, sequence);
 }
 
 Result<RunInfo> StoreImpl::GetRun(std::string_view run_id) {
@@ -73,31 +73,48 @@ Result<std::vector<Event>> StoreImpl::ReadRun(std::string_view run_id, const Rea
   }
   const uint64_t low = std::max<uint64_t>(options.from_sequence, 1);
   const uint64_t high = std::min(options.to_sequence, info->head_sequence);
-  const std::string prefix = EventKeyPrefix(run_id);
+  std::vector<Segment> segments;
+  status = Lineage(*info, low, &segments);
+  if (!status.ok()) return status;
+  for (size_t i = 0; i < segments.size() && events.size() < options.limit; ++i) {
+    const Segment& segment = segments[options.reverse ? segments.size() - 1 - i : i];
+    const uint64_t segment_low = std::max(low, segment.first_sequence);
+    const uint64_t segment_high = std::min(high, segment.last_sequence);
+    if (segment_low > segment_high) continue;
+    status = ReadSegment(segment, segment_low, segment_high, options.reverse, options.limit, &events);
+    if (!status.ok()) return status;
+  }
+  return events;
+}
+
+Status StoreImpl::ReadSegment(const Segment& segment, uint64_t low, uint64_t high, bool reverse,
+                              size_t limit, std::vector<Event>* events) {
+  AGENTLOG_ASSERT(segment.first_sequence <= low && low <= high && high <= segment.last_sequence);
+  const std::string& run_id = segment.owner;
   auto cursor = backend_->NewCursor(Space::kEvents);
-  uint64_t expected = options.reverse ? high : low;
-  if (options.reverse) {
+  uint64_t expected = reverse ? high : low;
+  if (reverse) {
     cursor->SeekForPrev(EventKey(run_id, high));
   } else {
     cursor->Seek(EventKey(run_id, low));
   }
-  while (events.size() < options.limit && expected >= low && expected <= high) {
+  while (events->size() < limit && expected >= low && expected <= high) {
     std::string_view key_run;
     uint64_t sequence = 0;
     if (!cursor->Valid() || !ParseEventKey(cursor->key(), &key_run, &sequence) ||
         key_run != run_id || sequence != expected) {
       if (!cursor->status().ok()) return cursor->status();
       return Status::Corruption(RecordName(run_id, expected) + " is missing although the run's head is " +
-                                std::to_string(info->head_sequence) + "; run agentlog verify");
+                                std::to_string(segment.owner_head) + "; run agentlog verify");
     }
     // An owned copy: cursor values need not be 8-byte aligned, as the
     // FlatBuffers readers in CheckRecord require (engine/frame.h).
     std::string frame(cursor->value());
     const fb::Record* record = nullptr;
-    status = CheckRecord(frame, run_id, sequence, &record);
+    Status status = CheckRecord(frame, run_id, sequence, &record);
     if (!status.ok()) return status;
-    events.push_back(Event(std::move(frame)));
-    if (options.reverse) {
+    events->push_back(Event(std::move(frame)));
+    if (reverse) {
       --expected;
       cursor->Prev();
     } else {
@@ -105,7 +122,7 @@ Result<std::vector<Event>> StoreImpl::ReadRun(std::string_view run_id, const Rea
       cursor->Next();
     }
   }
-  return events;
+  return Status::OK();
 }
 
 Result<std::vector<RunInfo>> StoreImpl::ListRuns(const RunFilter& filter) {

@@ -70,13 +70,18 @@ struct DerivedHead {
   bool lease_known = true;  // false once a lease event's payload was removed
 };
 
-void Fold(DerivedHead* head, const fb::Record* record) {
+// created_sequence: the run's own first event (1, or a fork's RunForked
+// event): created_us is when the run came to be, not when its history began.
+void Fold(DerivedHead* head, const fb::Record* record, uint64_t created_sequence) {
   head->sequence = record->sequence();
   head->chain_hash = std::string(BytesOf(record->chain_hash()));
   head->position = record->global_position();
-  if (head->sequence == 1) head->created_us = record->timestamp_us();
+  if (head->sequence == created_sequence) head->created_us = record->timestamp_us();
   head->last_event_us = record->timestamp_us();
   if (auto next = StatusAfter(record->event_type())) head->status = *next;
+  // A fork starts unleased (record_format.md, "Forks"): whoever held the
+  // parent does not hold the fork.
+  if (record->event_type() == fb::Body_RunForked) head->lease_holder.clear();
   const bool lease_event = record->event_type() == fb::Body_LeaseAcquired ||
                            record->event_type() == fb::Body_LeaseReleased;
   if (!lease_event) return;
@@ -120,20 +125,119 @@ Status CompareHead(std::string_view run_id, const DerivedHead& derived, const Ru
   return Status::OK();
 }
 
-}  // namespace
+// A fork's first own record is the RunForked event that made it; the
+// fork's parent and fork point in the runs index must be what it says.
+// A removed payload leaves only the type to check.
+Status CheckForkRecord(std::string_view run_id, const fb::Record* record, const RunInfo& info) {
+  const std::string name = RecordName(run_id, record->sequence());
+  if (record->event_type() != fb::Body_RunForked) {
+    return Status::Corruption(name + ": the runs index says the run is a fork of run \"" +
+                              info.parent_run_id + "\" at event " +
+                              std::to_string(info.fork_sequence) + ", but this event is " +
+                              EventTypeName(record->event_type()) + ", not RunForked");
+  }
+  if (record->payload_state() != fb::PayloadState_Present) return Status::OK();
+  const fb::RunForked* forked = record->payload_nested_root()->body_as_RunForked();
+  if (forked == nullptr || StringOf(forked->parent_run_id()) != info.parent_run_id ||
+      forked->fork_sequence() != info.fork_sequence) {
+    return Status::Corruption(
+        name + ": the RunForked event names parent \"" +
+        (forked == nullptr ? std::string() : std::string(StringOf(forked->parent_run_id()))) +
+        "\" at event " + std::to_string(forked == nullptr ? 0 : forked->fork_sequence()) +
+        "; the runs index says \"" + info.parent_run_id + "\" at event " +
+        std::to_string(info.fork_sequence) + " (the index was edited)");
+  }
+  return Status::OK();
+}
 
-Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, VerifyStats* stats) {
-  // `info` was read before this cursor's snapshot: appends committed in
-  // between may extend the run past info.head_sequence. Those are checked
-  // against the runs index read again after the walk (see the end).
-  auto cursor = backend_->NewCursor(Space::kEvents);
-  const std::string prefix = EventKeyPrefix(run_id);
+// One walk along a run's history, record by record, across the segments
+// of a fork's lineage: the chain, positions and times continue across
+// segment boundaries (an ancestor's shared events were all committed before
+// the fork that shares them, so positions still increase).
+struct HistoryWalk {
   Hash chain = kGenesisChainHash;
   DerivedHead derived;
-  uint64_t expected = 1;
+  uint64_t created_sequence = 1;
   uint64_t last_position = 0;
   int64_t last_time = INT64_MIN;
   VerifyStats counted;
+
+  // Checks the record stored under (owner, sequence) as the walk's next.
+  Status Step(std::string_view owner, uint64_t sequence, std::string_view frame, bool count,
+              const fb::Record** checked) {
+    const fb::Record* record = nullptr;
+    Status status = CheckRecord(frame, owner, sequence, &record);
+    if (!status.ok()) return status;
+    const Envelope envelope = EnvelopeOf(record);
+    if (record->payload_state() == fb::PayloadState_Present) {
+      if (Sha256(BytesOf(record->payload())) != envelope.payload_hash) {
+        return Status::Corruption(RecordName(owner, sequence) +
+                                  ": payload does not match its SHA-256 hash; the payload "
+                                  "was altered after it was written");
+      }
+    } else if (count) {
+      ++counted.removed_payloads;
+    }
+    if (envelope.global_position <= last_position || envelope.timestamp_us < last_time) {
+      return Status::Corruption(RecordName(owner, sequence) +
+                                ": global position or timestamp goes backwards (position " +
+                                std::to_string(envelope.global_position) + " after " +
+                                std::to_string(last_position) + "); records were reordered");
+    }
+    chain = ChainHash(chain, envelope);
+    if (chain != HashOf(record->chain_hash())) {
+      return Status::Corruption(RecordName(owner, sequence) +
+                                ": chain hash mismatch; this record's envelope, or an "
+                                "earlier record of the run, was altered, replaced or "
+                                "reordered");
+    }
+    Fold(&derived, record, created_sequence);
+    last_position = envelope.global_position;
+    last_time = envelope.timestamp_us;
+    if (count) ++counted.events;
+    *checked = record;
+    return Status::OK();
+  }
+};
+
+}  // namespace
+
+Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool count_prefix,
+                            VerifyStats* stats) {
+  // `info` was read before this cursor's snapshot: appends committed in
+  // between may extend the run past info.head_sequence. Those are checked
+  // against the runs index read again after the walk (see the end).
+  std::vector<Segment> segments;
+  Status status = Lineage(info, 1, &segments);
+  if (!status.ok()) return status;
+  HistoryWalk walk;
+  walk.created_sequence = info.fork_sequence + 1;
+  auto cursor = backend_->NewCursor(Space::kEvents);
+  // A fork's shared prefix: each ancestor's stretch, which must be whole.
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    const Segment& segment = segments[i];
+    uint64_t expected = segment.first_sequence;
+    for (cursor->Seek(EventKey(segment.owner, expected)); expected <= segment.last_sequence;
+         cursor->Next(), ++expected) {
+      std::string_view key_run;
+      uint64_t sequence = 0;
+      if (!cursor->Valid() || !ParseEventKey(cursor->key(), &key_run, &sequence) ||
+          key_run != segment.owner || sequence != expected) {
+        if (!cursor->status().ok()) return cursor->status();
+        return Status::Corruption(RecordName(segment.owner, expected) + " is missing, and run \"" +
+                                  std::string(run_id) + "\" shares it as a fork (a record was "
+                                  "deleted or its key was altered)");
+      }
+      std::string copy;
+      const fb::Record* record = nullptr;
+      status = walk.Step(segment.owner, sequence, AlignedFrame(cursor->value(), &copy),
+                         count_prefix, &record);
+      if (!status.ok()) return status;
+    }
+  }
+  AGENTLOG_ASSERT(walk.derived.sequence == info.fork_sequence);
+  const std::string prefix = EventKeyPrefix(run_id);
+  uint64_t expected = info.fork_sequence + 1;
   for (cursor->Seek(prefix); cursor->Valid(); cursor->Next(), ++expected) {
     std::string_view key_run;
     uint64_t sequence = 0;
@@ -142,45 +246,29 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, Verify
       return Status::Corruption("run \"" + std::string(run_id) + "\": malformed event key after " +
                                 RecordName(run_id, expected - 1));
     }
+    if (sequence < expected) {
+      return Status::Corruption(RecordName(run_id, sequence) + " is stored, but the run is a fork "
+                                "that shares events 1.." + std::to_string(info.fork_sequence) +
+                                " with run \"" + info.parent_run_id +
+                                "\" (a record was added outside agentlog)");
+    }
     if (sequence != expected) {
       return Status::Corruption(RecordName(run_id, expected) + " is missing: the log goes from event " +
                                 std::to_string(expected - 1) + " to event " + std::to_string(sequence) +
                                 " (a record was deleted or its key was altered)");
     }
     std::string copy;
-    const std::string_view frame = AlignedFrame(cursor->value(), &copy);
     const fb::Record* record = nullptr;
-    Status status = CheckRecord(frame, run_id, sequence, &record);
+    status = walk.Step(run_id, sequence, AlignedFrame(cursor->value(), &copy), true, &record);
     if (!status.ok()) return status;
-    const std::string name = RecordName(run_id, sequence);
-    const Envelope envelope = EnvelopeOf(record);
-    if (record->payload_state() == fb::PayloadState_Present) {
-      if (Sha256(BytesOf(record->payload())) != envelope.payload_hash) {
-        return Status::Corruption(name + ": payload does not match its SHA-256 hash; the payload "
-                                         "was altered after it was written");
-      }
-    } else {
-      ++counted.removed_payloads;
-    }
-    if (envelope.global_position <= last_position || envelope.timestamp_us < last_time) {
-      return Status::Corruption(name + ": global position or timestamp goes backwards (position " +
-                                std::to_string(envelope.global_position) + " after " +
-                                std::to_string(last_position) + "); records were reordered");
-    }
-    chain = ChainHash(chain, envelope);
-    if (chain != HashOf(record->chain_hash())) {
-      return Status::Corruption(name + ": chain hash mismatch; this record's envelope, or an "
-                                       "earlier record of the run, was altered, replaced or "
-                                       "reordered");
-    }
-    Fold(&derived, record);
-    if (sequence == info.head_sequence) {
-      status = CompareHead(run_id, derived, info);
+    if (info.fork_sequence != 0 && sequence == info.fork_sequence + 1) {
+      status = CheckForkRecord(run_id, record, info);
       if (!status.ok()) return status;
     }
-    last_position = envelope.global_position;
-    last_time = envelope.timestamp_us;
-    ++counted.events;
+    if (sequence == info.head_sequence) {
+      status = CompareHead(run_id, walk.derived, info);
+      if (!status.ok()) return status;
+    }
   }
   if (!cursor->status().ok()) return cursor->status();
   const uint64_t last = expected - 1;
@@ -200,13 +288,13 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, Verify
                                 std::to_string(last) + " (events were added outside agentlog)");
     }
     if (now->head_sequence == last) {
-      Status status = CompareHead(run_id, derived, *now);
+      Status status = CompareHead(run_id, walk.derived, *now);
       if (!status.ok()) return status;
     }
   }
   if (stats != nullptr) {
-    stats->events += counted.events;
-    stats->removed_payloads += counted.removed_payloads;
+    stats->events += walk.counted.events;
+    stats->removed_payloads += walk.counted.removed_payloads;
     ++stats->runs;
   }
   return Status::OK();
@@ -221,7 +309,7 @@ Status StoreImpl::Verify(std::string_view run_id, VerifyStats* stats) {
 Status StoreImpl::VerifyUnguarded(std::string_view run_id, VerifyStats* stats) {
   auto info = LoadRunInfo(run_id);
   if (!info.ok()) return info.status();
-  return VerifyRun(run_id, *info, stats);
+  return VerifyRun(run_id, *info, /*count_prefix=*/true, stats);
 }
 
 Status StoreImpl::VerifyGlobalIndex(uint64_t through_position, uint64_t expected_events) {
@@ -261,13 +349,14 @@ Status StoreImpl::VerifyAllUnguarded(VerifyStats* stats) {
     RunInfo info;
     Status status = DecodeRunMeta(cursor->value(), run_id, &info);
     if (!status.ok()) return status;
-    status = VerifyRun(run_id, info, counts);
+    status = VerifyRun(run_id, info, /*count_prefix=*/false, counts);
     if (!status.ok()) return status;
     uint64_t sequence = 0;
     std::string chain;
     status = HeadAsOf(info, through_position, &sequence, &chain);
     if (!status.ok()) return status;
-    events_through += sequence;
+    // The global index holds a fork's own events only.
+    if (sequence != 0) events_through += sequence - info.fork_sequence;
   }
   if (!cursor->status().ok()) return cursor->status();
   return VerifyGlobalIndex(through_position, events_through);
@@ -290,8 +379,10 @@ Status StoreImpl::HeadAsOf(const RunInfo& info, uint64_t position, uint64_t* seq
     return Status::OK();
   }
   // Positions increase with sequence inside a run: binary search for the
-  // last event at or before `position`.
-  uint64_t low = 1, high = info.head_sequence, found = 0;
+  // last event at or before `position`. A fork's search covers its own
+  // events: before its first, the fork did not exist, whatever its parent
+  // held then (so a store digest taken earlier keeps its value).
+  uint64_t low = info.fork_sequence + 1, high = info.head_sequence, found = 0;
   std::string found_chain;
   while (low <= high) {
     const uint64_t middle = low + (high - low) / 2;
@@ -375,7 +466,7 @@ Status StoreImpl::VerifyAgainst(std::string_view digest, VerifyStats* stats) {
                  ? Status::OK()
                  : Status::Corruption("digest of run \"" + std::string(run_id) + "\" at event 0 must be all zero");
     }
-    auto event = ReadChecked(run_id, number);
+    auto event = ReadResolved(run_id, number);
     if (event.status().IsNotFound()) {
       return Status::Corruption("run \"" + std::string(run_id) + "\" no longer reaches event " +
                                 std::to_string(number) + " that the digest covers: its history was cut short");

@@ -184,7 +184,8 @@ TEST_CASE("FormatDoc.StatesTheConstantsOfTheCode", "[format]") {
   const std::vector<std::pair<internal::FrameKind, std::string>> kinds = {
       {internal::FrameKind::kRecordV1, "agentlog.fb.Record"},
       {internal::FrameKind::kRunMetaV1, "agentlog.fb.RunMeta"},
-      {internal::FrameKind::kIdempotencyV1, "agentlog.fb.IdempotencyEntry"}};
+      {internal::FrameKind::kIdempotencyV1, "agentlog.fb.IdempotencyEntry"},
+      {internal::FrameKind::kSnapshotV1, "agentlog.fb.Snapshot"}};
   for (const auto& [kind, table] : kinds) {
     const std::string number = std::to_string(static_cast<int>(kind));
     INFO("frame kind " << number << " holds " << table);

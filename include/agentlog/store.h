@@ -41,6 +41,9 @@ enum class RunStatus : uint8_t {
 std::string_view RunStatusName(RunStatus status);  // "awaiting_approval"
 // Parses a RunStatusName; nullopt if unknown.
 std::optional<RunStatus> ParseRunStatus(std::string_view name);
+// The status an event of `type` moves its run to; nullopt if it leaves the
+// status alone (the fixed table above).
+std::optional<RunStatus> StatusAfterEvent(EventType type);
 
 // A run's metadata, from the runs index.
 struct RunInfo {
@@ -83,8 +86,32 @@ struct RunFilter {
   size_t limit = 1000;                  // at most kMaxReadLimit
 };
 
+// Options of Store::Fork.
+struct ForkOptions {
+  Durability durability = Durability::kSync;
+  std::string reason;     // recorded in the RunForked event; at most 4 KiB
+  std::string actor_id;   // who forked, recorded in the RunForked envelope
+  std::string session_id; // the new run's session (empty: none)
+};
+
+// One stored snapshot of a projection's state (see Store::PutSnapshot).
+struct SnapshotEntry {
+  uint64_t sequence = 0;        // the state is as of this event of the run
+  // OK, or Corruption: this snapshot is damaged (its checksum or its fields
+  // do not hold) and only `sequence` is meaningful. Never trust it.
+  Status status;
+  uint32_t version = 0;         // the projection version that wrote it
+  std::string chain_hash;       // the chain hash of event `sequence` when it was written
+  std::string state;            // the projection's encoded state
+};
+constexpr size_t kMaxForkDepth = 64;
+constexpr size_t kMaxForkReasonBytes = 4096;
+constexpr size_t kMaxSnapshotBytes = size_t{256} << 20;
+
 struct VerifyStats {
   uint64_t runs = 0;
+  // Records checked. Verify of a fork counts its shared prefix too (its
+  // whole history); VerifyAll counts each stored record once.
   uint64_t events = 0;
   uint64_t removed_payloads = 0;  // records whose payload was removed by policy
 };
@@ -180,6 +207,63 @@ class Store {
   // Errors: Busy (Options::max_subscriptions open), Closed.
   virtual Result<std::unique_ptr<Subscription>> Subscribe(uint64_t after_position,
                                                           SubscriptionCallback callback) = 0;
+
+  // ---- forks ----
+
+  // Creates run `new_run_id` whose history is events 1..at_sequence of
+  // `parent_run_id` followed by its own events, the first of which is the
+  // RunForked event this call appends (at sequence at_sequence + 1). Nothing
+  // is copied: reads, Verify and digests of the fork walk the parent's
+  // records for the shared prefix (those Events keep the parent's run_id()).
+  // A fork may be forked. The parent is unchanged and may go on growing.
+  // Errors: InvalidArgument (ids, at_sequence 0 or past the parent's head,
+  // reason too long, fork chain deeper than kMaxForkDepth), LimitExceeded
+  // (an id over its byte limit, as for Append), NotFound (no parent),
+  // Conflict (new_run_id exists, or equals the parent), Corruption (the
+  // parent's lineage is damaged), IOError, Closed. Nothing is written by any
+  // of them.
+  virtual Result<AppendResult> Fork(std::string_view parent_run_id, uint64_t at_sequence,
+                                    std::string_view new_run_id, const ForkOptions& options) = 0;
+
+  // ---- snapshots (a cache for projections; see agentlog/projector.h) ----
+
+  // Stores `state` as projection `projection`'s state (version `version`)
+  // after event `sequence` of the run, replacing any snapshot of that
+  // projection at that sequence. The store frames it with a checksum and
+  // records event `sequence`'s chain hash beside it. Snapshots are not part
+  // of the chain: deleting them changes no answer.
+  // Errors: InvalidArgument (names), NotFound (run, or sequence past its
+  // head), LimitExceeded (state over kMaxSnapshotBytes), IOError, Closed.
+  virtual Status PutSnapshot(std::string_view run_id, std::string_view projection, uint32_t version,
+                             uint64_t sequence, std::string_view state, Durability durability) = 0;
+
+  // The run's snapshots of `projection` at sequences <= at_or_before,
+  // newest first, at most `limit`. A damaged snapshot comes back as an
+  // entry whose status is Corruption, so the caller can report it and fall
+  // back; it never fails the call. Without `with_state`, entries leave
+  // `state` empty (every check still runs): listing is then cheap however
+  // large the states. Errors: InvalidArgument, Corruption (a damaged key),
+  // IOError, Closed.
+  virtual Result<std::vector<SnapshotEntry>> ReadSnapshots(std::string_view run_id,
+                                                           std::string_view projection,
+                                                           uint64_t at_or_before, size_t limit,
+                                                           bool with_state = true) = 0;
+
+  // Deletes the run's snapshots of `projection` at `sequences` (absent ones
+  // are ignored); an empty projection name with empty sequences deletes
+  // every snapshot of the run. Errors: InvalidArgument, IOError, Closed.
+  virtual Status DeleteSnapshots(std::string_view run_id, std::string_view projection,
+                                 std::span<const uint64_t> sequences) = 0;
+
+  // ---- time ----
+
+  // The global position of the last event committed with a timestamp at or
+  // before `time_us` (0: none), from the time index (not a scan).
+  virtual Result<uint64_t> PositionAtTime(int64_t time_us) = 0;
+
+  // The run's head sequence as of global position `position`: 0 if the run
+  // had no event of its own by then. Errors: NotFound, Corruption.
+  virtual Result<uint64_t> SequenceAtPosition(std::string_view run_id, uint64_t position) = 0;
 
   // Walks run `run_id` from sequence 1: checks every frame, the payload
   // hashes, the chain and the recorded head. OK, or Corruption naming the

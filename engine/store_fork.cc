@@ -1,0 +1,295 @@
+// engine/store_fork.cc: forks. A fork is a run whose history is its
+// parent's first fork_sequence events, then its own; nothing is copied. Its
+// runs value names the parent and the fork point, and its first own record
+// is a RunForked event chained from the parent's chain hash there. Every
+// read, Verify and digest of a fork resolves the shared prefix through
+// Lineage, so that is the one place that knows how ancestors nest. Format:
+// engine/record_format.md, "Forks".
+#include <algorithm>
+
+#include <flatbuffers/util.h>
+
+#include "engine/keys.h"
+#include "engine/record_codec.h"
+#include "engine/run_status.h"
+#include "engine/store_impl.h"
+
+namespace agentlog::internal {
+
+namespace {
+
+// Events the prefix fold reads per page, walking back from the fork point.
+constexpr size_t kForkScanPageEvents = 256;
+static_assert(kForkScanPageEvents <= kMaxReadLimit);
+
+std::string RunName(std::string_view run_id) { return "run \"" + std::string(run_id) + "\""; }
+
+// The reason is a FlatBuffers string people read: UTF-8, no NUL, bounded.
+Status CheckReason(std::string_view parent_run_id, const std::string& reason) {
+  const std::string what = "fork of " + RunName(parent_run_id) + ": reason";
+  if (reason.size() > kMaxForkReasonBytes) {
+    return Status::InvalidArgument(what + " is " + std::to_string(reason.size()) +
+                                   " bytes; the limit is " + std::to_string(kMaxForkReasonBytes));
+  }
+  if (reason.find('\0') != std::string::npos) {
+    return Status::InvalidArgument(what + " contains a NUL byte");
+  }
+  // REQUIRES of FromUTF8: a NUL-terminated buffer (it may look one byte on).
+  const char* cursor = reason.c_str();
+  const char* const end = cursor + reason.size();
+  while (cursor < end) {
+    const char* const start = cursor;
+    if (flatbuffers::FromUTF8(&cursor) < 0 || cursor > end) {
+      return Status::InvalidArgument(what + " is not valid UTF-8 at byte " +
+                                     std::to_string(start - reason.c_str()));
+    }
+  }
+  return Status::OK();
+}
+
+std::string RunForkedPayload(std::string_view parent_run_id, uint64_t at_sequence,
+                             const std::string& reason) {
+  flatbuffers::FlatBufferBuilder builder(128 + reason.size());
+  auto parent = builder.CreateString(parent_run_id.data(), parent_run_id.size());
+  auto why = builder.CreateString(reason);
+  auto body = fb::CreateRunForked(builder, parent, at_sequence, why);
+  builder.Finish(fb::CreateEvent(builder, fb::Body_RunForked, body.Union()));
+  return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
+}
+
+}  // namespace
+
+Status StoreImpl::Lineage(const RunInfo& info, uint64_t lowest_sequence,
+                          std::vector<Segment>* segments, size_t* ancestors) {
+  AGENTLOG_ASSERT(lowest_sequence >= 1);
+  segments->clear();
+  segments->push_back({info.run_id, info.fork_sequence + 1, info.head_sequence, info.head_sequence});
+  // `limit`: the last sequence not yet placed in a segment. An ancestor
+  // that is itself a fork at or past `limit` holds none of it (a fork taken
+  // inside its parent's shared prefix); the search goes on above it.
+  uint64_t limit = info.fork_sequence;
+  const RunInfo* child = &info;
+  RunInfo ancestor;
+  size_t depth = 0;
+  while (limit >= lowest_sequence) {
+    const std::string child_name = RunName(child->run_id);
+    if (child->parent_run_id.empty()) {
+      return Status::Corruption(child_name + " shares events 1.." + std::to_string(limit) +
+                                " as a fork but names no parent; run agentlog verify");
+    }
+    if (++depth > kMaxForkDepth) {
+      return Status::Corruption(RunName(info.run_id) + " has more than " +
+                                std::to_string(kMaxForkDepth) +
+                                " ancestors, or its ancestors form a cycle; run agentlog verify");
+    }
+    auto parent = LoadRunInfo(child->parent_run_id);
+    if (parent.status().IsNotFound()) {
+      return Status::Corruption(child_name + " is a fork of " + RunName(child->parent_run_id) +
+                                ", which does not exist; run agentlog verify");
+    }
+    if (!parent.ok()) return parent.status();
+    if (parent->head_sequence < limit) {
+      return Status::Corruption(child_name + " shares events up to " + std::to_string(limit) +
+                                " with " + RunName(parent->run_id) + ", whose head is " +
+                                std::to_string(parent->head_sequence) + "; run agentlog verify");
+    }
+    if (parent->parent_run_id.empty() != (parent->fork_sequence == 0)) {
+      return Status::Corruption(RunName(parent->run_id) + " names parent \"" + parent->parent_run_id +
+                                "\" with fork point " + std::to_string(parent->fork_sequence) +
+                                "; a fork needs both; run agentlog verify");
+    }
+    if (parent->fork_sequence < limit) {
+      segments->push_back({parent->run_id, parent->fork_sequence + 1, limit, parent->head_sequence});
+      limit = parent->fork_sequence;
+    }
+    ancestor = std::move(parent).value();
+    child = &ancestor;
+    if (limit == 0) break;
+  }
+  std::reverse(segments->begin(), segments->end());
+  if (ancestors != nullptr) *ancestors = depth;
+  AGENTLOG_ASSERT(segments->size() <= kMaxForkDepth + 1);
+  return Status::OK();
+}
+
+Result<Event> StoreImpl::ReadResolved(std::string_view run_id, uint64_t sequence) {
+  auto event = ReadChecked(run_id, sequence);
+  if (!event.status().IsNotFound()) return event;
+  // Only a fork's shared events are stored under another run; look the run
+  // up only now, so a plain read costs one Get.
+  auto info = LoadRunInfo(run_id);
+  if (!info.ok() || sequence > info->fork_sequence) return event;
+  std::vector<Segment> segments;
+  Status status = Lineage(*info, sequence, &segments);
+  if (!status.ok()) return status;
+  for (const Segment& segment : segments) {
+    if (sequence < segment.first_sequence || sequence > segment.last_sequence) continue;
+    auto shared = ReadChecked(segment.owner, sequence);
+    if (shared.status().IsNotFound()) {
+      return Status::Corruption(RecordName(segment.owner, sequence) + " is missing, and " +
+                                RunName(run_id) + " shares it as a fork; run agentlog verify");
+    }
+    return shared;
+  }
+  AGENTLOG_ASSERT(false);  // Lineage places every sequence >= lowest_sequence
+  return event;
+}
+
+Status StoreImpl::FoldPrefix(const RunInfo& parent, const std::vector<Segment>& segments,
+                             ForkStart* start) {
+  const uint64_t at = start->fork_sequence;
+  AGENTLOG_ASSERT(at >= 1 && at <= parent.head_sequence);
+  if (at == parent.head_sequence) {
+    // The parent's metadata is the fold of exactly this prefix.
+    start->status = parent.status;
+    start->lease_epoch = parent.lease_epoch;
+    start->lease_holder = parent.lease_holder;
+    return Status::OK();
+  }
+  // Walk back from the fork point until the last status-setting event and
+  // the last lease event are found. Epoch 0 at the parent's head means no
+  // lease was ever taken, so none is in the prefix either.
+  bool status_found = false;
+  bool lease_found = parent.lease_epoch == 0;
+  start->status = RunStatus::kCreated;
+  start->lease_epoch = 0;
+  start->lease_holder.clear();
+  // A removed lease payload hides its epoch: then count acquisitions, since
+  // each LeaseAcquired takes exactly the next epoch; its holder is unknown
+  // and treated as released (a new holder takes the next epoch).
+  bool lease_redacted = false;
+  uint64_t acquisitions = 0;
+  uint64_t high = at;
+  std::vector<Event> page;
+  while (high >= 1 && !(status_found && lease_found)) {
+    page.clear();
+    for (auto segment = segments.rbegin(); segment != segments.rend() && page.empty(); ++segment) {
+      if (segment->first_sequence > high) continue;
+      const uint64_t low = high >= kForkScanPageEvents ? high - kForkScanPageEvents + 1 : 1;
+      Status status = ReadSegment(*segment, std::max(low, segment->first_sequence), high,
+                                  /*reverse=*/true, kForkScanPageEvents, &page);
+      if (!status.ok()) return status;
+    }
+    AGENTLOG_ASSERT(!page.empty() && page.front().sequence() == high);
+    for (const Event& event : page) {
+      if (!status_found) {
+        if (auto next = StatusAfter(event.type())) {
+          start->status = *next;
+          status_found = true;
+        }
+      }
+      if (event.type() == fb::Body_LeaseAcquired) ++acquisitions;
+      if (lease_found || lease_redacted) continue;
+      if (event.type() != fb::Body_LeaseAcquired && event.type() != fb::Body_LeaseReleased) continue;
+      const fb::Event* body = event.body();  // nullptr: the payload was removed
+      if (const auto* acquired = body != nullptr ? body->body_as_LeaseAcquired() : nullptr) {
+        start->lease_epoch = acquired->epoch();
+        start->lease_holder = std::string(StringOf(acquired->holder()));
+        lease_found = true;
+      } else if (const auto* released = body != nullptr ? body->body_as_LeaseReleased() : nullptr) {
+        start->lease_epoch = released->epoch();
+        lease_found = true;
+      } else {
+        lease_redacted = true;
+      }
+    }
+    high = page.back().sequence() - 1;
+  }
+  if (lease_redacted && !lease_found) start->lease_epoch = acquisitions;
+  return Status::OK();
+}
+
+Status StoreImpl::StartFork(const ForkStart& fork, bool exists, RunInfo* run) {
+  if (exists) {
+    return Status::Conflict(RunName(run->run_id) + " already exists; a fork needs a new run id");
+  }
+  AGENTLOG_ASSERT(run->head_sequence == 0 && fork.fork_sequence >= 1);
+  AGENTLOG_ASSERT(fork.chain_hash.size() == kHashBytes);
+  run->parent_run_id = fork.parent_run_id;
+  run->fork_sequence = fork.fork_sequence;
+  run->head_sequence = fork.fork_sequence;
+  run->head_chain_hash = fork.chain_hash;
+  run->status = fork.status;
+  // The epoch carries over, so the parent's epochs stay fenced on the fork;
+  // the holder does not: RunForked releases the lease (record_format.md).
+  run->lease_epoch = fork.lease_epoch;
+  run->lease_holder.clear();
+  return Status::OK();
+}
+
+Result<AppendResult> StoreImpl::Fork(std::string_view parent_run_id, uint64_t at_sequence,
+                                     std::string_view new_run_id, const ForkOptions& options) {
+  Status status = ValidateName(parent_run_id, "parent run id");
+  if (!status.ok()) return status;
+  status = ValidateName(new_run_id, "run id");
+  if (!status.ok()) return status;
+  status = CheckReason(parent_run_id, options.reason);
+  if (!status.ok()) return status;
+
+  EventInput input;
+  input.payload = RunForkedPayload(parent_run_id, at_sequence, options.reason);
+  input.actor_kind = ActorKind::kSystem;
+  input.actor_id = options.actor_id;
+  AppendOptions append_options;
+  append_options.durability = options.durability;
+  append_options.session_id = options.session_id;
+  PendingAppend append(&mu_);
+  append.run_id = new_run_id;
+  append.options = &append_options;
+  status = ValidateAppend(new_run_id, std::span(&input, 1), append_options, options_,
+                          &append.events, &append.request_hash);
+  if (!status.ok()) return status;
+  append.payload_bytes = input.payload.size();
+
+  ForkStart start;
+  start.parent_run_id = std::string(parent_run_id);
+  start.fork_sequence = at_sequence;
+  {
+    // The prefix is read before queueing, outside the committer: events
+    // 1..at_sequence of an existing run never change.
+    ReadGuard guard(this);
+    if (!guard.status().ok()) return guard.status();
+    auto parent = LoadRunInfo(parent_run_id);
+    if (!parent.ok()) return parent.status();
+    if (at_sequence == 0 || at_sequence > parent->head_sequence) {
+      return Status::InvalidArgument("cannot fork " + RunName(parent_run_id) + " at event " +
+                                     std::to_string(at_sequence) + ": its events are 1.." +
+                                     std::to_string(parent->head_sequence));
+    }
+    std::vector<Segment> segments;
+    size_t ancestors = 0;
+    status = Lineage(*parent, 1, &segments, &ancestors);
+    if (!status.ok()) return status;
+    if (ancestors + 1 > kMaxForkDepth) {
+      return Status::InvalidArgument("cannot fork " + RunName(parent_run_id) + ": it has " +
+                                     std::to_string(ancestors) + " ancestors and a fork may have " +
+                                     std::to_string(kMaxForkDepth) + "; fork an earlier ancestor");
+    }
+    if (at_sequence == parent->head_sequence) {
+      start.chain_hash = parent->head_chain_hash;
+    } else {
+      auto event = ReadResolved(parent_run_id, at_sequence);
+      if (!event.ok()) return event.status();
+      start.chain_hash = std::string(event->chain_hash());
+    }
+    status = FoldPrefix(*parent, segments, &start);
+    if (!status.ok()) return status;
+  }
+  append.fork = &start;
+  return QueueAppend(&append);
+}
+
+Result<uint64_t> StoreImpl::SequenceAtPosition(std::string_view run_id, uint64_t position) {
+  ReadGuard guard(this);
+  if (!guard.status().ok()) return guard.status();
+  auto info = LoadRunInfo(run_id);
+  if (!info.ok()) return info.status();
+  uint64_t sequence = 0;
+  std::string chain;
+  Status status = HeadAsOf(*info, position, &sequence, &chain);
+  if (!status.ok()) return status;
+  AGENTLOG_ASSERT(sequence == 0 || sequence > info->fork_sequence);
+  return sequence;
+}
+
+}  // namespace agentlog::internal
