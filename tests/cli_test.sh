@@ -106,8 +106,69 @@ expect_exit 0 "$agentlog" log "$db" incident-summary-2 --from 14
 expect_exit 0 "$agentlog" log "$db" incident-summary-2 --from 16
 [[ ! -s "$work/out" ]] || fail "log past the head printed events"
 
+# --- state: the run-state projection at the head, an event, a time ---
+expect_exit 0 "$agentlog" state "$db" incident-summary-1
+expect_line '^run incident-summary-1 as of event 15: turn 1, ' "$work/out"
+expect_line '^\(from no snapshot, 15 events folded\)$' "$work/out"
+expect_line '^[a-z_]+(\.[^ ]+)* = ' "$work/out"
+head_state=$(tail -n +3 "$work/out")
+expect_exit 0 "$agentlog" state "$db" incident-summary-1 --at 5
+expect_line '^run incident-summary-1 as of event 5: ' "$work/out"
+at5_state=$(tail -n +3 "$work/out")
+[[ "$at5_state" != "$head_state" ]] || fail "state --at 5 equals the head's state"
+expect_exit 0 "$agentlog" state "$db" incident-summary-1 --at 0
+expect_line '^run incident-summary-1 as of event 0: ' "$work/out"
+expect_exit 0 "$agentlog" state "$db" incident-summary-1 --time 2100-01-01T00:00:00Z
+[[ $(tail -n +3 "$work/out") == "$head_state" ]] || fail "state --time in the future is not the head's"
+expect_exit 0 "$agentlog" state "$db" incident-summary-1 --json
+[[ $(wc -l <"$work/out") -eq 1 ]] || fail "state --json printed more than one line"
+expect_line '^\{"run":"incident-summary-1","sequence":15,"projection":"run_state","position":"turn 1, ' \
+  "$work/out"
+expect_line '"fields":\{"' "$work/out"
+expect_exit 3 "$agentlog" state "$db" incident-summary-1 --time 2000-01-01T00:00:00Z
+expect_line 'had no event of its own at time' "$work/err"
+expect_exit 3 "$agentlog" state "$db" incident-summary-1 --at 99
+expect_line 'has 15 events; event 99 does not exist' "$work/err"
+expect_exit 2 "$agentlog" state "$db" incident-summary-1 --time yesterday
+expect_line 'neither microseconds since the epoch nor UTC' "$work/err"
+expect_exit 2 "$agentlog" state "$db" incident-summary-1 --at 3 --time 2100-01-01T00:00:00Z
+expect_exit 3 "$agentlog" state "$db" no-such-run
+
+# --- diff: what changed between two events ---
+expect_exit 0 "$agentlog" diff "$db" incident-summary-1 0 15
+expect_line '^run incident-summary-1, event 0 -> event 15: [1-9][0-9]* fields changed$' "$work/out"
+expect_line '^(\+|~) [^ ]+ ' "$work/out"
+expect_exit 0 "$agentlog" diff "$db" incident-summary-1 5 5
+expect_line '^run incident-summary-1, event 5 -> event 5: 0 fields changed$' "$work/out"
+expect_exit 0 "$agentlog" diff "$db" incident-summary-1 4 5 --json
+expect_line '^\[\{"change":"(added|removed|changed)","path":"' "$work/out"
+expect_exit 3 "$agentlog" diff "$db" incident-summary-1 4 16
+expect_exit 2 "$agentlog" diff "$db" incident-summary-1 4
+
+# --- fork: shares the prefix, adds its own RunForked ---
+expect_exit 0 "$agentlog" fork "$db" incident-summary-1 --at 7 --as what-if --reason "try the other plan"
+expect_line '^forked incident-summary-1 at event 7 as what-if \(its RunForked event is 8\)$' "$work/out"
+expect_exit 0 "$agentlog" verify "$db" what-if
+expect_line '^ok: 1 runs, 8 events verified$' "$work/out"
+expect_exit 0 "$agentlog" log "$db" what-if
+"$check_json" 8 <"$work/out" >/dev/null || fail "log of a fork"
+expect_line '^\{"run":"incident-summary-1","seq":7,' "$work/out"
+expect_line '^\{"run":"what-if","seq":8,.*"type":"RunForked".*"reason":"try the other plan"' "$work/out"
+expect_exit 0 "$agentlog" state "$db" what-if --at 7
+fork_at7=$(tail -n +3 "$work/out")
+expect_exit 0 "$agentlog" state "$db" incident-summary-1 --at 7
+[[ $(tail -n +3 "$work/out") == "$fork_at7" ]] || fail "a fork's state at its fork point is not its parent's"
+expect_exit 0 "$agentlog" verify "$db"
+expect_exit 4 "$agentlog" fork "$db" incident-summary-1 --at 7 --as what-if
+expect_line 'Conflict' "$work/err"
+expect_exit 2 "$agentlog" fork "$db" incident-summary-1 --at 99 --as too-far
+expect_line 'its events are 1..15' "$work/err"
+expect_exit 2 "$agentlog" fork "$db" incident-summary-1 --at 0 --as zero
+expect_exit 3 "$agentlog" fork "$db" no-such-run --at 1 --as orphan
+expect_exit 3 "$agentlog" log "$db" too-far
+
 # --- help: exit 0, documents the exit codes ---
-for command in "" verify digest log demo; do
+for command in "" verify digest log demo state diff fork; do
   # shellcheck disable=SC2086  # an empty $command must vanish
   expect_exit 0 "$agentlog" $command --help
   expect_line '^Exit codes:' "$work/out"

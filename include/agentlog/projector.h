@@ -1,0 +1,152 @@
+// agentlog/projector.h: runs projections over a store -- current state,
+// time travel, snapshots.
+//
+// StateAt(run, projection, seq) starts from the nearest usable snapshot at
+// or before seq (or, with none, from the projection's initial state, or for
+// a fork from its parent's state at the fork point) and folds the events
+// after it, so its cost grows with the distance to that snapshot, not with
+// the length of the run. A snapshot is used only if its checksum holds, its
+// version is the projection's, it decodes, and it was taken on this history
+// (its recorded chain hash is the event's); anything else is bypassed and
+// reported in StateInfo, never trusted. Snapshots are written by CatchUp
+// (inline through Projector::Append, or in the background) as the
+// SnapshotPolicy says; deleting them all changes no answer, only speed.
+//
+// Thread safety: every method may be called concurrently.
+// REQUIRES: the Store outlives the Projector.
+#ifndef AGENTLOG_PROJECTOR_H_
+#define AGENTLOG_PROJECTOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agentlog/projection.h"
+#include "agentlog/store.h"
+#include "agentlog/upcaster.h"
+
+namespace agentlog {
+
+// When CatchUp stores a snapshot of a run, and which ones it keeps.
+struct SnapshotPolicy {
+  // After every event whose sequence is a multiple of this. 0: never.
+  uint64_t every_events = 1000;
+  // After every event that changes the run's status (StatusAfterEvent).
+  // Off by default: a run changes status every few events, and a state
+  // written that often costs more than the folds it saves.
+  bool on_status_change = false;
+  // After every CheckpointMarked.
+  bool on_checkpoint = true;
+  // Before each ToolStarted and after each ToolCompleted / ToolFailed, so
+  // "what did this step change" needs no fold at all.
+  bool around_steps = false;
+  // Retention, per run and projection: the newest `keep_latest` snapshots
+  // are kept; of the older ones, the newest in each window of
+  // `keep_older_every` sequences (0: none of them). Snapshots of another
+  // projection version and damaged ones are deleted. The default keeps one
+  // per every_events window for the whole run (StateAt at any point folds
+  // at most ~2 windows) and thins the extra ones (checkpoints, steps) to the
+  // newest 8; raise keep_older_every to trade old points' latency for disk.
+  size_t keep_latest = 8;
+  uint64_t keep_older_every = 1000;
+};
+
+struct ProjectorOptions {
+  SnapshotPolicy policy;
+  // Snapshots are a cache: one lost to a power cut costs only speed.
+  Durability snapshot_durability = Durability::kBuffered;
+  // Upcasts old event versions before projections see them. Null: events
+  // are shown as stored.
+  std::shared_ptr<const UpcasterRegistry> upcasters;
+  // Latest states kept in memory (per run and projection) for CatchUp and
+  // current-state reads.
+  size_t max_cached_states = 256;
+};
+
+// How a state was computed.
+struct StateInfo {
+  uint64_t sequence = 0;           // the state is as of this event (0: none yet)
+  uint64_t snapshot_sequence = 0;  // the snapshot it started from (0: none)
+  uint64_t events_folded = 0;      // events applied on top of it
+  // Snapshots passed over on the way, each with why (Corruption for a
+  // damaged one or one of another history; InvalidArgument for another version).
+  std::vector<Status> bypassed;
+};
+
+struct ProjectorStats {
+  uint64_t snapshots_written = 0;
+  uint64_t snapshots_deleted = 0;
+  uint64_t snapshots_bypassed = 0;  // damaged, foreign or undecodable
+  uint64_t snapshots_stale = 0;     // of another projection version
+};
+
+// One run's state as of some moment (StatesAtTime).
+struct RunStateAt {
+  std::string run_id;
+  uint64_t sequence = 0;
+  std::unique_ptr<ProjectionState> state;
+};
+
+class Projector {
+ public:
+  static std::unique_ptr<Projector> Create(Store* store, const ProjectorOptions& options);
+  virtual ~Projector() = default;
+
+  // Adds a projection. Errors: InvalidArgument (null, bad name, a name
+  // already registered).
+  virtual Status Register(std::shared_ptr<const Projection> projection) = 0;
+
+  // The state of `projection` after event `sequence` of the run (0: the
+  // initial state). Errors: NotFound (run, projection, or an event past the
+  // head), Corruption (an event, or an upcaster), Closed.
+  virtual Result<std::unique_ptr<ProjectionState>> StateAt(std::string_view run_id,
+                                                           std::string_view projection,
+                                                           uint64_t sequence,
+                                                           StateInfo* info = nullptr) = 0;
+
+  // As of the run's head.
+  virtual Result<std::unique_ptr<ProjectionState>> CurrentState(std::string_view run_id,
+                                                                std::string_view projection,
+                                                                StateInfo* info = nullptr) = 0;
+
+  // As of the last event of the run committed at or before `time_us`.
+  // Errors: NotFound also when the run had no event of its own by then.
+  virtual Result<std::unique_ptr<ProjectionState>> StateAtTime(std::string_view run_id,
+                                                               std::string_view projection,
+                                                               int64_t time_us,
+                                                               StateInfo* info = nullptr) = 0;
+
+  // Every run matching `filter` (one page of ListRuns) as it stood at
+  // `time_us`; runs that did not exist yet are left out. The moment is
+  // found in the time index, and each run's head at it by a binary search,
+  // never by scanning events.
+  virtual Result<std::vector<RunStateAt>> StatesAtTime(std::string_view projection, int64_t time_us,
+                                                       const RunFilter& filter) = 0;
+
+  // Folds every registered projection of the run up to its head, storing
+  // the snapshots the policy selects on the way and applying retention.
+  // Cheap when nothing is new. Errors: as StateAt, IOError.
+  virtual Status CatchUp(std::string_view run_id) = 0;
+
+  // Store::Append, then CatchUp of the run: its snapshots are written
+  // before this returns. A CatchUp failure after a successful append is
+  // returned as that error (the events ARE committed; check GetRun).
+  virtual Result<AppendResult> Append(std::string_view run_id, std::span<const EventInput> events,
+                                      const AppendOptions& options) = 0;
+
+  // Follows the store's feed on a thread of its own from now on, running
+  // CatchUp for every run that gets events. Errors: Busy (already
+  // running), the Store's Subscribe errors.
+  virtual Status StartBackground() = 0;
+  // Stops that thread; OK, or the error that had stopped it. Idempotent.
+  virtual Status StopBackground() = 0;
+
+  virtual ProjectorStats stats() const = 0;
+};
+
+}  // namespace agentlog
+
+#endif  // AGENTLOG_PROJECTOR_H_

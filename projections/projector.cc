@@ -1,0 +1,506 @@
+// projections/projector.cc: see agentlog/projector.h. Snapshot format and
+// selection rules: projections/snapshot_format.md.
+#include "agentlog/projector.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include "engine/assert.h"
+#include "engine/mutex.h"
+#include "engine/validate.h"
+
+namespace agentlog {
+namespace {
+
+constexpr size_t kFoldPage = 1000;      // events read per ReadRun while folding
+constexpr size_t kRetentionPage = 1000; // snapshots listed at a time by retention
+
+std::string RunName(std::string_view run_id) { return "run \"" + std::string(run_id) + "\""; }
+
+// Where a fold starts: a state and the sequence it is as of.
+struct Start {
+  std::unique_ptr<ProjectionState> state;
+  uint64_t sequence = 0;
+  uint64_t snapshot_sequence = 0;
+  std::optional<RunStatus> status;  // the run's status at `sequence`, if known
+};
+
+class ProjectorImpl final : public Projector {
+ public:
+  ProjectorImpl(Store* store, const ProjectorOptions& options) : store_(store), options_(options) {}
+  // The error that stopped the background thread, if any, was the caller's
+  // to ask for with StopBackground; destruction only stops it.
+  ~ProjectorImpl() override { StopBackground().IgnoreError(); }
+
+  Status Register(std::shared_ptr<const Projection> projection) override;
+  Result<std::unique_ptr<ProjectionState>> StateAt(std::string_view run_id, std::string_view projection,
+                                                   uint64_t sequence, StateInfo* info) override;
+  Result<std::unique_ptr<ProjectionState>> CurrentState(std::string_view run_id,
+                                                        std::string_view projection,
+                                                        StateInfo* info) override;
+  Result<std::unique_ptr<ProjectionState>> StateAtTime(std::string_view run_id, std::string_view projection,
+                                                       int64_t time_us, StateInfo* info) override;
+  Result<std::vector<RunStateAt>> StatesAtTime(std::string_view projection, int64_t time_us,
+                                               const RunFilter& filter) override;
+  Status CatchUp(std::string_view run_id) override;
+  Result<AppendResult> Append(std::string_view run_id, std::span<const EventInput> events,
+                              const AppendOptions& options) override;
+  Status StartBackground() override;
+  Status StopBackground() override;
+  ProjectorStats stats() const override;
+
+ private:
+  struct Cached {
+    uint64_t sequence = 0;
+    std::unique_ptr<ProjectionState> state;
+    std::optional<RunStatus> status;
+  };
+
+  Result<std::shared_ptr<const Projection>> Find(std::string_view name);
+  static std::string CacheKey(std::string_view run_id, const Projection& projection) {
+    return std::string(run_id) + '\0' + std::string(projection.name());
+  }
+  // Finds the projection and the run, asks `where` which event, and
+  // answers StateAtRun for it: the shared start of the public state reads.
+  using SequenceOf = std::function<Result<uint64_t>(const RunInfo& run)>;
+  Result<std::unique_ptr<ProjectionState>> StateWhere(std::string_view run_id, std::string_view projection,
+                                                      StateInfo* info, const SequenceOf& where);
+  // The state after event `sequence` of a run whose metadata is `run`.
+  Result<std::unique_ptr<ProjectionState>> StateAtRun(const RunInfo& run, const Projection& projection,
+                                                      uint64_t sequence, StateInfo* info, size_t depth);
+  // The best starting point at or before `target`: the cached state, the
+  // newest usable snapshot, or (none) the fork point or the initial state.
+  Result<Start> FindStart(const RunInfo& run, const Projection& projection, uint64_t target,
+                          StateInfo* info, size_t depth);
+  // OK and *state set if `entry` can start a fold; otherwise why not
+  // (InvalidArgument: another version; Corruption: damaged, foreign or
+  // undecodable). An I/O error is also put in *error, which ends the search.
+  Status UseSnapshot(const RunInfo& run, const Projection& projection, const SnapshotEntry& entry,
+                     std::unique_ptr<ProjectionState>* state, Status* error);
+  // Applies events (start->sequence, to] to start->state. `on_event`, if
+  // set, is called before and after each event (CatchUp's policy).
+  using EventHook = std::function<Status(const Event& event, bool applied, const ProjectionState& state)>;
+  Status Fold(std::string_view run_id, const Projection& projection, Start* start, uint64_t to,
+              uint64_t* folded, const EventHook& on_event);
+  Status ApplyOne(const Projection& projection, ProjectionState& state, const Event& event);
+  Status CatchUpOne(const RunInfo& run, const Projection& projection);
+  Status Retain(std::string_view run_id, const Projection& projection);
+  void Remember(std::string_view run_id, const Projection& projection, uint64_t sequence,
+                std::unique_ptr<ProjectionState> state, std::optional<RunStatus> status);
+  void Count(uint64_t ProjectorStats::*counter, uint64_t amount) {
+    internal::MutexLock lock(&mu_);
+    stats_.*counter += amount;
+  }
+
+  Store* const store_;
+  const ProjectorOptions options_;
+
+  mutable internal::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const Projection>, std::less<>> projections_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, Cached> cache_ GUARDED_BY(mu_);
+  ProjectorStats stats_ GUARDED_BY(mu_);
+
+  internal::Mutex background_mu_;
+  std::unique_ptr<Subscription> background_ GUARDED_BY(background_mu_);
+};
+
+Status ProjectorImpl::Register(std::shared_ptr<const Projection> projection) {
+  if (projection == nullptr) return Status::InvalidArgument("cannot register a null projection");
+  Status status = internal::ValidateName(projection->name(), "projection name");
+  if (!status.ok()) return status;
+  internal::MutexLock lock(&mu_);
+  if (!projections_.emplace(std::string(projection->name()), projection).second) {
+    return Status::InvalidArgument("a projection named \"" + std::string(projection->name()) +
+                                   "\" is already registered");
+  }
+  return Status::OK();
+}
+
+Result<std::shared_ptr<const Projection>> ProjectorImpl::Find(std::string_view name) {
+  internal::MutexLock lock(&mu_);
+  auto it = projections_.find(name);
+  if (it == projections_.end()) {
+    return Status::NotFound("no projection named \"" + std::string(name.substr(0, 200)) +
+                            "\" is registered");
+  }
+  return it->second;
+}
+
+Status ProjectorImpl::ApplyOne(const Projection& projection, ProjectionState& state, const Event& event) {
+  const fb::Event* body = event.body();
+  std::string upcast;
+  if (body != nullptr && options_.upcasters != nullptr &&
+      options_.upcasters->NeedsUpcast(event.type(), event.schema_version())) {
+    auto current = options_.upcasters->Upcast(event.type(), event.schema_version(),
+                                              std::string(event.payload()));
+    if (!current.ok()) {
+      return Status::Corruption(RunName(event.run_id()) + " event " + std::to_string(event.sequence()) +
+                                ": " + current.status().message());
+    }
+    upcast = std::move(current).value();
+    body = flatbuffers::GetRoot<fb::Event>(upcast.data());
+  }
+  projection.Apply(state, EventView(event, body));
+  return Status::OK();
+}
+
+Status ProjectorImpl::Fold(std::string_view run_id, const Projection& projection, Start* start,
+                           uint64_t to, uint64_t* folded, const EventHook& on_event) {
+  while (start->sequence < to) {
+    ReadOptions read;
+    read.from_sequence = start->sequence + 1;
+    read.to_sequence = to;
+    read.limit = kFoldPage;
+    auto events = store_->ReadRun(run_id, read);
+    if (!events.ok()) return events.status();
+    if (events->empty()) {
+      return Status::Corruption(RunName(run_id) + " ends before event " + std::to_string(read.from_sequence) +
+                                " although its head is " + std::to_string(to) + "; run agentlog verify");
+    }
+    for (const Event& event : *events) {
+      AGENTLOG_ASSERT(event.sequence() == start->sequence + 1);
+      if (on_event) {
+        Status status = on_event(event, false, *start->state);
+        if (!status.ok()) return status;
+      }
+      Status status = ApplyOne(projection, *start->state, event);
+      if (!status.ok()) return status;
+      start->sequence = event.sequence();
+      if (auto next = StatusAfterEvent(event.type())) start->status = *next;
+      ++*folded;
+      if (on_event) {
+        status = on_event(event, true, *start->state);
+        if (!status.ok()) return status;
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status ProjectorImpl::UseSnapshot(const RunInfo& run, const Projection& projection, const SnapshotEntry& entry,
+                                  std::unique_ptr<ProjectionState>* state, Status* error) {
+  const std::string what = "snapshot of \"" + std::string(projection.name()) + "\" at " + RunName(run.run_id) +
+                           " event " + std::to_string(entry.sequence);
+  if (!entry.status.ok()) return entry.status;
+  if (entry.version != projection.version()) {
+    return Status::InvalidArgument(what + " is of projection version " + std::to_string(entry.version) +
+                                   ", not " + std::to_string(projection.version()) + "; rebuilt from events");
+  }
+  auto event = store_->ReadEvent(run.run_id, entry.sequence);
+  if (!event.ok() && !event.status().IsNotFound()) {
+    *error = event.status();
+    return *error;
+  }
+  if (!event.ok() || event->chain_hash() != entry.chain_hash) {
+    return Status::Corruption(what + " was not taken on this run's history (its chain hash differs "
+                                     "from the event's)");
+  }
+  auto decoded = projection.Decode(entry.state);
+  if (!decoded.ok()) return Status::Corruption(what + " does not decode: " + decoded.status().message());
+  *state = std::move(decoded).value();
+  return Status::OK();
+}
+
+Result<Start> ProjectorImpl::FindStart(const RunInfo& run, const Projection& projection, uint64_t target,
+                                       StateInfo* info, size_t depth) {
+  Start best;
+  {
+    internal::MutexLock lock(&mu_);
+    auto it = cache_.find(CacheKey(run.run_id, projection));
+    if (it != cache_.end() && it->second.sequence <= target) {
+      best.state = it->second.state->Clone();
+      best.sequence = it->second.sequence;
+      best.status = it->second.status;
+    }
+  }
+  // Newest snapshot first, one at a time (each read brings a whole state,
+  // and the newest is nearly always usable); stop at the first usable one,
+  // or once none can beat the cached state.
+  for (uint64_t at = target; at > run.fork_sequence && at > best.sequence;) {
+    auto entries = store_->ReadSnapshots(run.run_id, projection.name(), at, 1);
+    if (!entries.ok()) return entries.status();
+    if (entries->empty()) break;
+    const SnapshotEntry& entry = entries->front();
+    if (entry.sequence <= best.sequence || entry.sequence <= run.fork_sequence) break;
+    Status error;
+    Status bypass = UseSnapshot(run, projection, entry, &best.state, &error);
+    if (!error.ok()) return error;
+    if (bypass.ok()) {
+      best.sequence = entry.sequence;
+      best.snapshot_sequence = entry.sequence;
+      best.status.reset();
+      break;
+    }
+    Count(bypass.IsInvalidArgument() ? &ProjectorStats::snapshots_stale : &ProjectorStats::snapshots_bypassed, 1);
+    if (info != nullptr) info->bypassed.push_back(bypass);
+    at = entry.sequence - 1;
+  }
+  if (best.state != nullptr) return best;
+  if (!run.parent_run_id.empty()) {
+    // A fork's history up to the fork point is its parent's.
+    auto parent = store_->GetRun(run.parent_run_id);
+    if (!parent.ok()) return parent.status();
+    StateInfo parent_info;
+    auto state = StateAtRun(*parent, projection, run.fork_sequence, &parent_info, depth + 1);
+    if (!state.ok()) return state.status();
+    if (info != nullptr) {
+      for (Status& status : parent_info.bypassed) info->bypassed.push_back(std::move(status));
+    }
+    best.state = std::move(state).value();
+    best.sequence = run.fork_sequence;
+    return best;
+  }
+  best.state = projection.Initial();
+  return best;
+}
+
+Result<std::unique_ptr<ProjectionState>> ProjectorImpl::StateAtRun(const RunInfo& run,
+                                                                   const Projection& projection,
+                                                                   uint64_t sequence, StateInfo* info,
+                                                                   size_t depth) {
+  if (depth > kMaxForkDepth) {
+    return Status::Corruption(RunName(run.run_id) + " descends from more than " +
+                              std::to_string(kMaxForkDepth) + " forks; run agentlog verify");
+  }
+  if (sequence > run.head_sequence) {
+    return Status::NotFound(RunName(run.run_id) + " has " + std::to_string(run.head_sequence) +
+                            " events; event " + std::to_string(sequence) + " does not exist");
+  }
+  if (!run.parent_run_id.empty() && sequence <= run.fork_sequence) {
+    auto parent = store_->GetRun(run.parent_run_id);
+    if (!parent.ok()) return parent.status();
+    return StateAtRun(*parent, projection, sequence, info, depth + 1);
+  }
+  if (sequence == 0) {
+    if (info != nullptr) *info = StateInfo{};
+    return projection.Initial();
+  }
+  StateInfo local;
+  StateInfo* out = info != nullptr ? info : &local;
+  auto start = FindStart(run, projection, sequence, out, depth);
+  if (!start.ok()) return start.status();
+  out->snapshot_sequence = start->snapshot_sequence;
+  out->events_folded = 0;
+  Status status = Fold(run.run_id, projection, &*start, sequence, &out->events_folded, nullptr);
+  if (!status.ok()) return status;
+  out->sequence = sequence;
+  return std::move(start->state);
+}
+
+Result<std::unique_ptr<ProjectionState>> ProjectorImpl::StateWhere(std::string_view run_id,
+                                                                   std::string_view projection,
+                                                                   StateInfo* info, const SequenceOf& where) {
+  auto found = Find(projection);
+  if (!found.ok()) return found.status();
+  auto run = store_->GetRun(run_id);
+  if (!run.ok()) return run.status();
+  auto sequence = where(*run);
+  if (!sequence.ok()) return sequence.status();
+  if (info != nullptr) *info = StateInfo{};
+  return StateAtRun(*run, **found, *sequence, info, 0);
+}
+
+Result<std::unique_ptr<ProjectionState>> ProjectorImpl::StateAt(std::string_view run_id,
+                                                                std::string_view projection,
+                                                                uint64_t sequence, StateInfo* info) {
+  return StateWhere(run_id, projection, info, [&](const RunInfo&) -> Result<uint64_t> { return sequence; });
+}
+
+Result<std::unique_ptr<ProjectionState>> ProjectorImpl::CurrentState(std::string_view run_id,
+                                                                     std::string_view projection,
+                                                                     StateInfo* info) {
+  return StateWhere(run_id, projection, info,
+                    [](const RunInfo& run) -> Result<uint64_t> { return run.head_sequence; });
+}
+
+Result<std::unique_ptr<ProjectionState>> ProjectorImpl::StateAtTime(std::string_view run_id,
+                                                                    std::string_view projection,
+                                                                    int64_t time_us, StateInfo* info) {
+  return StateWhere(run_id, projection, info, [&](const RunInfo&) -> Result<uint64_t> {
+    auto position = store_->PositionAtTime(time_us);
+    if (!position.ok()) return position.status();
+    auto sequence = store_->SequenceAtPosition(run_id, *position);
+    if (!sequence.ok()) return sequence.status();
+    if (*sequence == 0) {
+      return Status::NotFound(RunName(run_id) + " had no event of its own at time " + std::to_string(time_us) +
+                              " (microseconds since the epoch)");
+    }
+    return sequence;
+  });
+}
+
+Result<std::vector<RunStateAt>> ProjectorImpl::StatesAtTime(std::string_view projection, int64_t time_us,
+                                                            const RunFilter& filter) {
+  auto found = Find(projection);
+  if (!found.ok()) return found.status();
+  auto position = store_->PositionAtTime(time_us);
+  if (!position.ok()) return position.status();
+  std::vector<RunStateAt> states;
+  if (*position == 0) return states;
+  auto runs = store_->ListRuns(filter);
+  if (!runs.ok()) return runs.status();
+  for (const RunInfo& run : *runs) {
+    auto sequence = store_->SequenceAtPosition(run.run_id, *position);
+    if (!sequence.ok()) return sequence.status();
+    if (*sequence == 0) continue;  // not started yet at that moment
+    auto state = StateAtRun(run, **found, *sequence, nullptr, 0);
+    if (!state.ok()) return state.status();
+    states.push_back(RunStateAt{run.run_id, *sequence, std::move(state).value()});
+  }
+  return states;
+}
+
+void ProjectorImpl::Remember(std::string_view run_id, const Projection& projection, uint64_t sequence,
+                             std::unique_ptr<ProjectionState> state, std::optional<RunStatus> status) {
+  internal::MutexLock lock(&mu_);
+  const std::string key = CacheKey(run_id, projection);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) {
+    if (it->second.sequence > sequence) return;  // a concurrent CatchUp got further
+    it->second = Cached{sequence, std::move(state), status};
+    return;
+  }
+  if (options_.max_cached_states == 0) return;
+  // Bounded: evict an arbitrary entry; a miss costs a snapshot read.
+  if (cache_.size() >= options_.max_cached_states) cache_.erase(cache_.begin());
+  cache_.emplace(key, Cached{sequence, std::move(state), status});
+}
+
+Status ProjectorImpl::CatchUpOne(const RunInfo& run, const Projection& projection) {
+  auto start = FindStart(run, projection, run.head_sequence, nullptr, 0);
+  if (!start.ok()) return start.status();
+  const SnapshotPolicy& policy = options_.policy;
+  const uint64_t from = start->sequence;
+  uint64_t written = 0;
+  auto put = [&](uint64_t sequence, const ProjectionState& state) {
+    ++written;
+    return store_->PutSnapshot(run.run_id, projection.name(), projection.version(), sequence,
+                               state.Encode(), options_.snapshot_durability);
+  };
+  std::optional<RunStatus> status = start->status;
+  auto hook = [&](const Event& event, bool applied, const ProjectionState& state) -> Status {
+    const uint64_t sequence = event.sequence();
+    const EventType type = event.type();
+    if (!applied) {
+      // Before a step: the state as of the previous event.
+      if (policy.around_steps && type == fb::Body_ToolStarted && sequence - 1 > from) {
+        return put(sequence - 1, state);
+      }
+      return Status::OK();
+    }
+    bool take = policy.every_events != 0 && sequence % policy.every_events == 0;
+    take = take || (policy.on_checkpoint && type == fb::Body_CheckpointMarked);
+    take = take || (policy.around_steps && (type == fb::Body_ToolCompleted || type == fb::Body_ToolFailed));
+    if (auto next = StatusAfterEvent(type)) {
+      // An unknown status (a fold that began at a snapshot) counts as a change.
+      take = take || (policy.on_status_change && status != next);
+      status = next;
+    }
+    return take ? put(sequence, state) : Status::OK();
+  };
+  uint64_t folded = 0;
+  Status result = Fold(run.run_id, projection, &*start, run.head_sequence, &folded, hook);
+  if (!result.ok()) return result;
+  Count(&ProjectorStats::snapshots_written, written);
+  if (written > 0) {
+    result = Retain(run.run_id, projection);
+    if (!result.ok()) return result;
+  }
+  Remember(run.run_id, projection, start->sequence, std::move(start->state), start->status);
+  return Status::OK();
+}
+
+Status ProjectorImpl::Retain(std::string_view run_id, const Projection& projection) {
+  const SnapshotPolicy& policy = options_.policy;
+  std::vector<uint64_t> doomed;
+  size_t kept_latest = 0;
+  std::optional<uint64_t> last_window;
+  uint64_t at = UINT64_MAX;
+  while (true) {
+    auto entries = store_->ReadSnapshots(run_id, projection.name(), at, kRetentionPage, /*with_state=*/false);
+    if (!entries.ok()) return entries.status();
+    for (const SnapshotEntry& entry : *entries) {  // newest first
+      bool keep = false;
+      if (entry.status.ok() && entry.version == projection.version()) {
+        if (kept_latest < policy.keep_latest) {
+          keep = true;
+          ++kept_latest;
+        } else if (policy.keep_older_every != 0) {
+          const uint64_t window = entry.sequence / policy.keep_older_every;
+          keep = window != last_window;
+          if (keep) last_window = window;
+        }
+      }
+      if (!keep) doomed.push_back(entry.sequence);
+    }
+    if (entries->size() < kRetentionPage || entries->back().sequence <= 1) break;
+    at = entries->back().sequence - 1;
+  }
+  if (doomed.empty()) return Status::OK();
+  Status status = store_->DeleteSnapshots(run_id, projection.name(), doomed);
+  if (status.ok()) Count(&ProjectorStats::snapshots_deleted, doomed.size());
+  return status;
+}
+
+Status ProjectorImpl::CatchUp(std::string_view run_id) {
+  auto run = store_->GetRun(run_id);
+  if (!run.ok()) return run.status();
+  std::vector<std::shared_ptr<const Projection>> projections;
+  {
+    internal::MutexLock lock(&mu_);
+    for (const auto& [name, projection] : projections_) projections.push_back(projection);
+  }
+  for (const auto& projection : projections) {
+    Status status = CatchUpOne(*run, *projection);
+    if (!status.ok()) return status;
+  }
+  return Status::OK();
+}
+
+Result<AppendResult> ProjectorImpl::Append(std::string_view run_id, std::span<const EventInput> events,
+                                           const AppendOptions& options) {
+  auto appended = store_->Append(run_id, events, options);
+  if (!appended.ok()) return appended;
+  Status status = CatchUp(run_id);
+  if (!status.ok()) return status;
+  return appended;
+}
+
+Status ProjectorImpl::StartBackground() {
+  internal::MutexLock lock(&background_mu_);
+  if (background_ != nullptr) return Status::Busy("the projector's background thread is already running");
+  auto subscription = store_->Subscribe(store_->LastPosition(), [this](const Event& event) {
+    return CatchUp(event.run_id());
+  });
+  if (!subscription.ok()) return subscription.status();
+  background_ = std::move(subscription).value();
+  return Status::OK();
+}
+
+Status ProjectorImpl::StopBackground() {
+  std::unique_ptr<Subscription> subscription;
+  {
+    internal::MutexLock lock(&background_mu_);
+    subscription = std::move(background_);
+  }
+  if (subscription == nullptr) return Status::OK();
+  subscription->Cancel();
+  Status status = subscription->status();
+  return status.IsClosed() ? Status::OK() : status;
+}
+
+ProjectorStats ProjectorImpl::stats() const {
+  internal::MutexLock lock(&mu_);
+  return stats_;
+}
+
+}  // namespace
+
+std::unique_ptr<Projector> Projector::Create(Store* store, const ProjectorOptions& options) {
+  AGENTLOG_ASSERT(store != nullptr);
+  return std::make_unique<ProjectorImpl>(store, options);
+}
+
+}  // namespace agentlog
