@@ -51,6 +51,16 @@ struct Arguments {
   CLI::Option* verify_run_option = nullptr;
   CLI::Option* against_option = nullptr;
   CLI::Option* digest_run_option = nullptr;
+  // state, diff, fork
+  uint64_t at = 0;
+  std::string time;
+  bool json = false;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  std::string new_run;
+  std::string reason;
+  CLI::Option* at_option = nullptr;
+  CLI::Option* time_option = nullptr;
 };
 
 std::optional<std::string> IfGiven(const CLI::Option* option, const std::string& value) {
@@ -123,6 +133,50 @@ void AddDemo(CLI::App& app, Arguments& args) {
                kExitCodesHelp);
 }
 
+void AddState(CLI::App& app, Arguments& args) {
+  CLI::App* state = app.add_subcommand("state", "Show what a run knew: its state at an event or a time");
+  state->add_option("DB", args.db, "store directory")->required();
+  state->add_option("RUN", args.run, "the run")->required();
+  args.at_option = state->add_option("--at", args.at, "as of this event (default: the head; 0: before any)")
+                       ->check(WholeNumber(/*positive=*/false));
+  args.time_option = state->add_option("--time", args.time,
+                                       "as of this time: microseconds since the epoch, or UTC "
+                                       "like 2026-11-22T14:02:00Z");
+  args.time_option->excludes(args.at_option);
+  state->add_flag("--json", args.json, "one JSON object: run, sequence, position, fields {path: value}");
+  state->footer(std::string(
+                    "Folds the run's events through the run-state projection (from the nearest\n"
+                    "snapshot) and prints its position (\"turn 2, step 6 of 9; steps 1-5 done\")\n"
+                    "and every field as `path = value`. A damaged snapshot is reported on stderr\n"
+                    "and bypassed. A fork shows its whole history.\n\n") +
+                kExitCodesHelp);
+}
+
+void AddDiff(CLI::App& app, Arguments& args) {
+  CLI::App* diff = app.add_subcommand("diff", "What changed in a run's state between two events");
+  diff->add_option("DB", args.db, "store directory")->required();
+  diff->add_option("RUN", args.run, "the run")->required();
+  diff->add_option("A", args.from, "the earlier event (0: before any)")->required()->check(WholeNumber(false));
+  diff->add_option("B", args.to, "the later event")->required()->check(WholeNumber(false));
+  diff->add_flag("--json", args.json, "a JSON array of {change, path, before, after}");
+  diff->footer(std::string("Prints `+ path = value` (added), `- path = value` (removed) and\n"
+                           "`~ path: before -> after` (changed). \"What did event 6 change\" is\n"
+                           "`agentlog diff DB RUN 5 6`.\n\n") +
+               kExitCodesHelp);
+}
+
+void AddFork(CLI::App& app, Arguments& args) {
+  CLI::App* fork = app.add_subcommand("fork", "Start a new run from a run's first events");
+  fork->add_option("DB", args.db, "store directory")->required();
+  fork->add_option("RUN", args.run, "the parent run")->required();
+  fork->add_option("--at", args.at, "the parent's last shared event")->required()->check(WholeNumber(true));
+  fork->add_option("--as", args.new_run, "the new run's id")->required();
+  fork->add_option("--reason", args.reason, "why, recorded in the RunForked event");
+  fork->footer(std::string("The new run's history is RUN's events 1..SEQ, then its own, starting\n"
+                           "with a RunForked event. Nothing is copied; RUN is unchanged.\n\n") +
+               kExitCodesHelp);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -137,6 +191,9 @@ int main(int argc, char** argv) {
   AddDigest(app, args);
   AddLog(app, args);
   AddDemo(app, args);
+  AddState(app, args);
+  AddDiff(app, args);
+  AddFork(app, args);
 
   try {
     app.parse(argc, argv);
@@ -156,6 +213,16 @@ int main(int argc, char** argv) {
   if (command == "log") {
     if (args.limit > 0) args.range.limit = args.limit;
     return agentlog_tools::LogCommand(args.db, args.run, args.range);
+  }
+  if (command == "state") {
+    agentlog_tools::StateAt at;
+    if (args.at_option->count() > 0) at.sequence = args.at;
+    if (args.time_option->count() > 0) at.time = args.time;
+    return agentlog_tools::StateCommand(args.db, args.run, at, args.json);
+  }
+  if (command == "diff") return agentlog_tools::DiffCommand(args.db, args.run, args.from, args.to, args.json);
+  if (command == "fork") {
+    return agentlog_tools::ForkCommand(args.db, args.run, args.at, args.new_run, args.reason);
   }
   return agentlog_tools::DemoCommand(args.db);
 }

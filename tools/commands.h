@@ -55,6 +55,19 @@ struct LogRange {
 };
 int LogCommand(const std::string& db, const std::string& run, const LogRange& range);
 
+// tools/state_commands.cc: the run-state projection, time travel, diffs, forks.
+struct StateAt {
+  std::optional<uint64_t> sequence;  // --at SEQ
+  std::optional<std::string> time;   // --time T
+};
+// Microseconds since the epoch ("1700000000000000") or UTC
+// ("2026-11-22T14:02:00Z", "2026-11-22T14:02:00.250Z"). Errors: InvalidArgument.
+agentlog::Result<int64_t> ParseTime(const std::string& text);
+int StateCommand(const std::string& db, const std::string& run, const StateAt& at, bool json);
+int DiffCommand(const std::string& db, const std::string& run, uint64_t from, uint64_t to, bool json);
+int ForkCommand(const std::string& db, const std::string& run, uint64_t at_sequence,
+                const std::string& new_run, const std::string& reason);
+
 // tools/demo_run.cc.
 int DemoCommand(const std::string& db);
 

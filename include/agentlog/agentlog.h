@@ -5,7 +5,11 @@
 #include "agentlog/clock.h"
 #include "agentlog/event.h"
 #include "agentlog/options.h"
+#include "agentlog/projection.h"
+#include "agentlog/projector.h"
+#include "agentlog/run_state.h"
 #include "agentlog/status.h"
 #include "agentlog/store.h"
+#include "agentlog/upcaster.h"
 
 #endif  // AGENTLOG_AGENTLOG_H_

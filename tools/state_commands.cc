@@ -1,0 +1,181 @@
+// tools/state_commands.cc: `agentlog state`, `agentlog diff`, `agentlog fork`:
+// time travel over the run-state projection, and forks. Public API only.
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "agentlog/projector.h"
+#include "agentlog/run_state.h"
+#include "tools/commands.h"
+
+namespace agentlog_tools {
+
+using agentlog::Projector;
+using agentlog::ProjectorOptions;
+using agentlog::Result;
+using agentlog::Status;
+
+namespace {
+
+// A read-only projector with the run-state projection: reads write no
+// snapshots (only CatchUp does).
+std::unique_ptr<Projector> RunStateProjector(agentlog::Store& store) {
+  auto projector = Projector::Create(&store, ProjectorOptions{});
+  Status status = projector->Register(agentlog::NewRunStateProjection());
+  (void)status;  // a fresh projector always takes its first projection
+  return projector;
+}
+
+void ReportBypassed(const agentlog::StateInfo& info) {
+  for (const Status& bypassed : info.bypassed) {
+    std::cerr << "agentlog: warning: snapshot bypassed, folded from events instead: "
+              << bypassed.ToString() << "\n";
+  }
+}
+
+}  // namespace
+
+Result<int64_t> ParseTime(const std::string& text) {
+  const bool digits = !text.empty() && text.size() <= 19 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) return static_cast<int64_t>(std::stoll(text));
+  // 2026-11-22T14:02:00Z, optionally with .ffffff before the Z.
+  std::tm tm{};
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
+                  &consumed) == 6) {
+    std::string rest = text.substr(static_cast<size_t>(consumed));
+    int64_t micros = 0;
+    if (!rest.empty() && rest[0] == '.') {
+      size_t digits_end = 1;
+      while (digits_end < rest.size() && digits_end <= 6 && std::isdigit(static_cast<unsigned char>(rest[digits_end]))) {
+        ++digits_end;
+      }
+      std::string fraction = rest.substr(1, digits_end - 1);
+      if (fraction.empty()) return Status::InvalidArgument("time \"" + text + "\": empty fraction");
+      fraction.resize(6, '0');
+      micros = std::stoll(fraction);
+      rest = rest.substr(digits_end);
+    }
+    const bool fields_ok = month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 &&
+                           minute <= 59 && second <= 60;
+    if (rest == "Z" && fields_ok) {
+      tm.tm_year = year - 1900;
+      tm.tm_mon = month - 1;
+      tm.tm_mday = day;
+      tm.tm_hour = hour;
+      tm.tm_min = minute;
+      tm.tm_sec = second;
+      return static_cast<int64_t>(timegm(&tm)) * 1'000'000 + micros;
+    }
+  }
+  return Status::InvalidArgument("time \"" + text.substr(0, 100) +
+                                 "\" is neither microseconds since the epoch nor UTC like "
+                                 "2026-11-22T14:02:00Z");
+}
+
+int StateCommand(const std::string& db, const std::string& run, const StateAt& at, bool json) {
+  auto store = OpenStore(db, /*create=*/false);
+  if (!store.ok()) return Fail("state", store.status());
+  auto projector = RunStateProjector(**store);
+  agentlog::StateInfo info;
+  auto compute = [&]() -> Result<std::unique_ptr<agentlog::ProjectionState>> {
+    if (at.time.has_value()) {
+      auto time_us = ParseTime(*at.time);
+      if (!time_us.ok()) return time_us.status();
+      return projector->StateAtTime(run, agentlog::kRunStateProjectionName, *time_us, &info);
+    }
+    if (at.sequence.has_value()) {
+      return projector->StateAt(run, agentlog::kRunStateProjectionName, *at.sequence, &info);
+    }
+    return projector->CurrentState(run, agentlog::kRunStateProjectionName, &info);
+  };
+  auto state = compute();
+  if (!state.ok()) return Fail("state", state.status());
+  ReportBypassed(info);
+  const agentlog::RunState& run_state = agentlog::AsRunState(**state);
+  if (json) {
+    nlohmann::ordered_json out;
+    out["run"] = run;
+    out["sequence"] = info.sequence;
+    out["projection"] = agentlog::kRunStateProjectionName;
+    out["position"] = run_state.PositionSummary();
+    out["snapshot_sequence"] = info.snapshot_sequence;
+    out["events_folded"] = info.events_folded;
+    nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+    for (const agentlog::StateField& field : (*state)->Fields()) fields[field.path] = field.value;
+    out["fields"] = std::move(fields);
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    std::cout << "run " << run << " as of event " << info.sequence << ": " << run_state.PositionSummary()
+              << "\n(from " << (info.snapshot_sequence == 0 ? std::string("no snapshot")
+                                                             : "the snapshot at event " +
+                                                                   std::to_string(info.snapshot_sequence))
+              << ", " << info.events_folded << " events folded)\n";
+    for (const agentlog::StateField& field : (*state)->Fields()) {
+      std::cout << field.path << " = " << field.value << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+int DiffCommand(const std::string& db, const std::string& run, uint64_t from, uint64_t to, bool json) {
+  auto store = OpenStore(db, /*create=*/false);
+  if (!store.ok()) return Fail("diff", store.status());
+  auto projector = RunStateProjector(**store);
+  agentlog::StateInfo before_info, after_info;
+  auto before = projector->StateAt(run, agentlog::kRunStateProjectionName, from, &before_info);
+  if (!before.ok()) return Fail("diff", before.status());
+  auto after = projector->StateAt(run, agentlog::kRunStateProjectionName, to, &after_info);
+  if (!after.ok()) return Fail("diff", after.status());
+  ReportBypassed(before_info);
+  ReportBypassed(after_info);
+  const std::vector<agentlog::FieldChange> changes = agentlog::Diff(**before, **after);
+  if (json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const agentlog::FieldChange& change : changes) {
+      nlohmann::ordered_json item;
+      item["change"] = agentlog::FieldChangeKindName(change.kind);
+      item["path"] = change.path;
+      if (change.kind != agentlog::FieldChange::Kind::kAdded) item["before"] = change.before;
+      if (change.kind != agentlog::FieldChange::Kind::kRemoved) item["after"] = change.after;
+      out.push_back(std::move(item));
+    }
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  std::cout << "run " << run << ", event " << from << " -> event " << to << ": " << changes.size()
+            << " fields changed\n";
+  for (const agentlog::FieldChange& change : changes) {
+    switch (change.kind) {
+      case agentlog::FieldChange::Kind::kAdded:
+        std::cout << "+ " << change.path << " = " << change.after << "\n";
+        break;
+      case agentlog::FieldChange::Kind::kRemoved:
+        std::cout << "- " << change.path << " = " << change.before << "\n";
+        break;
+      case agentlog::FieldChange::Kind::kChanged:
+        std::cout << "~ " << change.path << ": " << change.before << " -> " << change.after << "\n";
+        break;
+    }
+  }
+  return kExitOk;
+}
+
+int ForkCommand(const std::string& db, const std::string& run, uint64_t at_sequence,
+                const std::string& new_run, const std::string& reason) {
+  auto store = OpenStore(db, /*create=*/false);
+  if (!store.ok()) return Fail("fork", store.status());
+  agentlog::ForkOptions options;
+  options.reason = reason;
+  options.actor_id = "agentlog-cli";
+  auto forked = (*store)->Fork(run, at_sequence, new_run, options);
+  if (!forked.ok()) return Fail("fork", forked.status());
+  std::cout << "forked " << run << " at event " << at_sequence << " as " << new_run
+            << " (its RunForked event is " << forked->first_sequence << ")\n";
+  return kExitOk;
+}
+
+}  // namespace agentlog_tools
