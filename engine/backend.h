@@ -26,8 +26,8 @@ enum class Space : uint8_t {
   kRuns = 1,         // run_id -> framed RunMeta
   kGlobal = 2,       // be64(position) -> be64(seq) run_id
   kIdempotency = 3,  // key -> framed IdempotencyEntry
-  kSnapshots = 4,    // reserved for projections (issue: snapshots)
-  kBlobs = 5,        // reserved for large payloads
+  kSnapshots = 4,    // run_id 0x00 projection 0x00 be64(~seq) -> framed Snapshot (metadata)
+  kBlobs = 5,        // the same keys -> framed snapshot state bytes
   kIndex = 6,        // secondary indexes: status and session -> run
   kMeta = 7,         // store-wide facts: the format marker
 };

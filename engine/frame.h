@@ -23,7 +23,8 @@ enum class FrameKind : uint8_t {
   kRecordV1 = 1,       // events CF: a fb::Record
   kRunMetaV1 = 2,      // runs CF: a fb::RunMeta
   kIdempotencyV1 = 3,  // idempotency CF: a fb::IdempotencyEntry
-  kSnapshotV1 = 4,     // snapshots CF: a fb::Snapshot
+  kSnapshotV1 = 4,     // snapshots CF: a fb::Snapshot (the metadata)
+  kSnapshotStateV1 = 5,  // blobs CF: a snapshot's state bytes, raw
 };
 
 std::string EncodeFrame(FrameKind kind, std::string_view body);

@@ -119,54 +119,63 @@ std::string SnapshotName(std::string_view run_id, std::string_view projection, u
   return "snapshot of projection \"" + std::string(projection) + "\" at " + RecordName(run_id, sequence);
 }
 
-std::string EncodeSnapshot(std::string_view run_id, std::string_view projection, uint32_t version,
-                           uint64_t sequence, std::string_view chain_hash, std::string_view state) {
-  flatbuffers::FlatBufferBuilder builder(state.size() + 256);
+SnapshotValues EncodeSnapshot(std::string_view run_id, std::string_view projection, uint32_t version,
+                              uint64_t sequence, std::string_view chain_hash, std::string_view state) {
+  flatbuffers::FlatBufferBuilder builder(256);
   auto run = builder.CreateString(run_id);
   auto name = builder.CreateString(projection);
   auto chain = builder.CreateVector(reinterpret_cast<const uint8_t*>(chain_hash.data()), chain_hash.size());
-  auto bytes = builder.CreateVector(reinterpret_cast<const uint8_t*>(state.data()), state.size());
   fb::SnapshotBuilder snapshot(builder);
   snapshot.add_run_id(run);
   snapshot.add_projection(name);
   snapshot.add_version(version);
   snapshot.add_sequence(sequence);
   snapshot.add_chain_hash(chain);
-  snapshot.add_state(bytes);
+  snapshot.add_state_size(state.size());
+  snapshot.add_state_checksum(Checksum64(state));
   builder.Finish(snapshot.Finish());
-  return EncodeFrame(FrameKind::kSnapshotV1, BufferOf(builder));
+  return SnapshotValues{EncodeFrame(FrameKind::kSnapshotV1, BufferOf(builder)),
+                        EncodeFrame(FrameKind::kSnapshotStateV1, state)};
 }
 
-void DecodeSnapshot(std::string_view value, std::string_view run_id, std::string_view projection,
-                    uint64_t sequence, bool with_state, SnapshotEntry* entry) {
+void DecodeSnapshot(std::string_view meta_frame, const std::string* state_frame, std::string_view run_id,
+                    std::string_view projection, uint64_t sequence, SnapshotEntry* entry) {
   entry->sequence = sequence;
   const std::string what = SnapshotName(run_id, projection, sequence);
+  auto damaged = [&](Status status) {
+    entry->status = std::move(status);
+    entry->state.clear();
+  };
   std::string copy;
   std::string_view body;
-  Status status = CheckFrame(AlignedFrame(value, &copy), FrameKind::kSnapshotV1, what, &body);
-  if (!status.ok()) {
-    entry->status = status;
-    return;
-  }
+  Status status = CheckFrame(AlignedFrame(meta_frame, &copy), FrameKind::kSnapshotV1, what, &body);
+  if (!status.ok()) return damaged(status);
   flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(body.data()), body.size());
   if (!verifier.VerifyBuffer<fb::Snapshot>(nullptr)) {
-    entry->status = Status::Corruption(what + ": fails the FlatBuffers verifier");
-    return;
+    return damaged(Status::Corruption(what + ": fails the FlatBuffers verifier"));
   }
   const auto* snapshot = flatbuffers::GetRoot<fb::Snapshot>(body.data());
   if (StringOf(snapshot->run_id()) != run_id || StringOf(snapshot->projection()) != projection ||
       snapshot->sequence() != sequence) {
-    entry->status = Status::Corruption(what + ": its value names another run, projection or sequence");
-    return;
+    return damaged(Status::Corruption(what + ": its value names another run, projection or sequence"));
   }
   if (snapshot->chain_hash() == nullptr || snapshot->chain_hash()->size() != kHashBytes) {
-    entry->status = Status::Corruption(what + ": chain hash is not 32 bytes");
-    return;
+    return damaged(Status::Corruption(what + ": chain hash is not 32 bytes"));
   }
   entry->status = Status::OK();
   entry->version = snapshot->version();
   entry->chain_hash = std::string(BytesOf(snapshot->chain_hash()));
-  if (with_state) entry->state = std::string(BytesOf(snapshot->state()));
+  if (state_frame == nullptr) return;
+  // The state frame needs no alignment: its body is raw bytes.
+  status = CheckFrame(*state_frame, FrameKind::kSnapshotStateV1, what + " state", &body);
+  if (!status.ok()) return damaged(status);
+  if (body.size() != snapshot->state_size() ||
+      Checksum64(body) != snapshot->state_checksum()) {
+    return damaged(Status::Corruption(what + ": the stored state is not the one its metadata describes (" +
+                                      std::to_string(body.size()) + " bytes, expected " +
+                                      std::to_string(snapshot->state_size()) + ")"));
+  }
+  entry->state = std::string(body);
 }
 
 }  // namespace agentlog::internal

@@ -1,5 +1,5 @@
-// engine/store_snapshot.cc: the snapshots space. The engine stores and
-// checks snapshot bytes; what they mean is the projections' business
+// engine/store_snapshot.cc: the snapshots and blobs spaces. The engine
+// stores and checks snapshot bytes; what they mean is the projections' business
 // (projections/projector.cc). Format: engine/record_format.md "Snapshots".
 #include "engine/meta_codec.h"
 #include "engine/keys.h"
@@ -36,9 +36,11 @@ Status StoreImpl::PutSnapshot(std::string_view run_id, std::string_view projecti
   // A fork's shared events are its ancestor's: the chain hash is theirs.
   auto event = ReadResolved(run_id, sequence);
   if (!event.ok()) return event.status();
-  WriteSet writes;
-  writes.Put(Space::kSnapshots, SnapshotKey(run_id, projection, sequence),
-             EncodeSnapshot(run_id, projection, version, sequence, event->chain_hash(), state));
+  SnapshotValues values = EncodeSnapshot(run_id, projection, version, sequence, event->chain_hash(), state);
+  std::string key = SnapshotKey(run_id, projection, sequence);
+  WriteSet writes;  // both or neither
+  writes.Put(Space::kBlobs, key, std::move(values.state));
+  writes.Put(Space::kSnapshots, std::move(key), std::move(values.meta));
   return backend_->Write(writes, durability == Durability::kSync);
 }
 
@@ -67,7 +69,21 @@ Result<std::vector<SnapshotEntry>> StoreImpl::ReadSnapshots(std::string_view run
                                 std::string(projection) + "\" is malformed");
     }
     SnapshotEntry entry;
-    DecodeSnapshot(cursor->value(), run_id, projection, sequence, with_state, &entry);
+    std::string state_frame;
+    if (with_state) {
+      status = backend_->Get(Space::kBlobs, cursor->key(), &state_frame);
+      if (status.IsNotFound()) {
+        status = Status::Corruption(SnapshotName(run_id, projection, sequence) + ": its state is missing");
+      }
+      if (status.IsCorruption()) {
+        entry.sequence = sequence;
+        entry.status = status;
+        entries.push_back(std::move(entry));
+        continue;
+      }
+      if (!status.ok()) return status;
+    }
+    DecodeSnapshot(cursor->value(), with_state ? &state_frame : nullptr, run_id, projection, sequence, &entry);
     entries.push_back(std::move(entry));
   }
   if (!cursor->status().ok()) return cursor->status();
@@ -90,6 +106,7 @@ Status StoreImpl::DeleteSnapshots(std::string_view run_id, std::string_view proj
     prefix.push_back('\0');
     auto cursor = backend_->NewCursor(Space::kSnapshots);
     for (cursor->Seek(prefix); cursor->Valid() && cursor->key().starts_with(prefix); cursor->Next()) {
+      writes.Delete(Space::kBlobs, std::string(cursor->key()));
       writes.Delete(Space::kSnapshots, std::string(cursor->key()));
     }
     if (!cursor->status().ok()) return cursor->status();
@@ -97,6 +114,7 @@ Status StoreImpl::DeleteSnapshots(std::string_view run_id, std::string_view proj
     status = ValidateName(projection, "projection name");
     if (!status.ok()) return status;
     for (uint64_t sequence : sequences) {
+      writes.Delete(Space::kBlobs, SnapshotKey(run_id, projection, sequence));
       writes.Delete(Space::kSnapshots, SnapshotKey(run_id, projection, sequence));
     }
   }

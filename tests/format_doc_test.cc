@@ -185,7 +185,8 @@ TEST_CASE("FormatDoc.StatesTheConstantsOfTheCode", "[format]") {
       {internal::FrameKind::kRecordV1, "agentlog.fb.Record"},
       {internal::FrameKind::kRunMetaV1, "agentlog.fb.RunMeta"},
       {internal::FrameKind::kIdempotencyV1, "agentlog.fb.IdempotencyEntry"},
-      {internal::FrameKind::kSnapshotV1, "agentlog.fb.Snapshot"}};
+      {internal::FrameKind::kSnapshotV1, "agentlog.fb.Snapshot"},
+      {internal::FrameKind::kSnapshotStateV1, "raw (the projection's `Encode()"}};
   for (const auto& [kind, table] : kinds) {
     const std::string number = std::to_string(static_cast<int>(kind));
     INFO("frame kind " << number << " holds " << table);

@@ -219,6 +219,32 @@ TEST_CASE("a damaged snapshot is reported and bypassed, never trusted", "[projec
   REQUIRE(entries->size() == 1);
   CHECK(entries->at(0).status.IsCorruption());
   CHECK(entries->at(0).sequence == 20);
+
+  // Damage to the state (the blobs value) and a state from another
+  // snapshot are caught the same way; a missing state too.
+  const std::string key10 = internal::SnapshotKey("r", "tally", 10);
+  const std::string key30 = internal::SnapshotKey("r", "tally", 30);
+  std::string state = StoredValue(*f.store, Space::kBlobs, key30);
+  state[state.size() - 1] ^= 0x20;
+  PutValue(*f.store, Space::kBlobs, key30, state);
+  PutValue(*f.store, Space::kBlobs, key10, StoredValue(*f.store, Space::kBlobs, internal::SnapshotKey("r", "tally", 20)));
+  auto again = Projector::Create(f.store.get(), ProjectorOptions{});
+  REQUIRE(again->Register(f.projection).ok());
+  CHECK(EncodedAt(*again, "r", 30, &info) == FoldFromStart(*f.store, *f.projection, "r", 30));
+  REQUIRE(info.bypassed.size() == 3);
+  CHECK_THAT(info.bypassed[0].message(), Catch::Contains("event 30 state: checksum mismatch"));
+  CHECK_THAT(info.bypassed[2].message(), Catch::Contains("event 10") &&
+                                             Catch::Contains("not the one its metadata describes"));
+  CHECK(info.snapshot_sequence == 0);
+  DeleteKey(*f.store, Space::kBlobs, key30);
+  entries = f.store->ReadSnapshots("r", "tally", 30, 1);
+  REQUIRE(entries.ok());
+  CHECK_THAT(entries->at(0).status.message(), Catch::Contains("its state is missing"));
+  // Listing without states does not read them: the metadata is intact.
+  entries = f.store->ReadSnapshots("r", "tally", 30, 1, /*with_state=*/false);
+  REQUIRE(entries.ok());
+  CHECK(entries->at(0).status.ok());
+  CHECK(entries->at(0).state.empty());
 }
 
 TEST_CASE("a snapshot of another history, or that does not decode, is bypassed", "[projector]") {
@@ -227,13 +253,15 @@ TEST_CASE("a snapshot of another history, or that does not decode, is bypassed",
   REQUIRE(f.projector->CatchUp("r").ok());
   // A well-framed snapshot whose chain hash is not event 20's: taken on a
   // history that is not this run's.
-  const std::string key = internal::SnapshotKey("r", "tally", 20);
-  PutValue(*f.store, Space::kSnapshots, key,
-           internal::EncodeSnapshot("r", "tally", 1, 20, std::string(32, '\x5a'), "x"));
+  auto put = [&](uint64_t sequence, const internal::SnapshotValues& values) {
+    const std::string key = internal::SnapshotKey("r", "tally", sequence);
+    PutValue(*f.store, Space::kSnapshots, key, values.meta);
+    PutValue(*f.store, Space::kBlobs, key, values.state);
+  };
+  put(20, internal::EncodeSnapshot("r", "tally", 1, 20, std::string(32, '\x5a'), "x"));
   // A well-framed snapshot at 10 whose state bytes are not a tally state.
-  PutValue(*f.store, Space::kSnapshots, internal::SnapshotKey("r", "tally", 10),
-           internal::EncodeSnapshot("r", "tally", 1, 10, std::string(f.store->ReadEvent("r", 10)->chain_hash()),
-                                    "garbage"));
+  put(10, internal::EncodeSnapshot("r", "tally", 1, 10, std::string(f.store->ReadEvent("r", 10)->chain_hash()),
+                                   "garbage"));
   auto fresh = Projector::Create(f.store.get(), ProjectorOptions{});
   REQUIRE(fresh->Register(f.projection).ok());
   StateInfo info;
