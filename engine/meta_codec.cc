@@ -69,6 +69,14 @@ Status DecodeRunMeta(std::string_view frame, std::string_view run_id, RunInfo* i
   info->session_id = std::string(StringOf(meta->session_id()));
   info->parent_run_id = std::string(StringOf(meta->parent_run_id()));
   info->fork_sequence = meta->fork_sequence();
+  // A fork's own RunForked follows its shared prefix, so its head is past
+  // the fork point; a run that is not a fork has neither field.
+  if (info->parent_run_id.empty() != (info->fork_sequence == 0) ||
+      (info->fork_sequence != 0 && info->head_sequence <= info->fork_sequence)) {
+    return Status::Corruption(what + ": parent \"" + info->parent_run_id + "\", fork point " +
+                              std::to_string(info->fork_sequence) + " and head " +
+                              std::to_string(info->head_sequence) + " do not fit together");
+  }
   info->created_us = meta->created_us();
   info->last_event_us = meta->last_event_us();
   info->lease_holder = std::string(StringOf(meta->lease_holder()));

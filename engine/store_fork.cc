@@ -118,6 +118,7 @@ Result<Event> StoreImpl::ReadResolved(std::string_view run_id, uint64_t sequence
   // Only a fork's shared events are stored under another run; look the run
   // up only now, so a plain read costs one Get.
   auto info = LoadRunInfo(run_id);
+  if (!info.ok() && !info.status().IsNotFound()) return info.status();  // damage is not absence
   if (!info.ok() || sequence > info->fork_sequence) return event;
   std::vector<Segment> segments;
   Status status = Lineage(*info, sequence, &segments);
@@ -288,7 +289,11 @@ Result<uint64_t> StoreImpl::SequenceAtPosition(std::string_view run_id, uint64_t
   std::string chain;
   Status status = HeadAsOf(*info, position, &sequence, &chain);
   if (!status.ok()) return status;
-  AGENTLOG_ASSERT(sequence == 0 || sequence > info->fork_sequence);
+  if (sequence != 0 && sequence <= info->fork_sequence) {
+    return Status::Corruption(RunName(run_id) + ": its head as of position " + std::to_string(position) +
+                              " is event " + std::to_string(sequence) + ", inside the history it shares as a "
+                              "fork (1.." + std::to_string(info->fork_sequence) + "); run agentlog verify");
+  }
   return sequence;
 }
 

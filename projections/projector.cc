@@ -1,5 +1,6 @@
-// projections/projector.cc: see agentlog/projector.h. Snapshot format and
-// selection rules: projections/snapshot_format.md.
+// projections/projector.cc: see agentlog/projector.h. Snapshot selection,
+// policy and retention: projections/README.md; their bytes:
+// engine/record_format.md "Snapshots".
 #include "agentlog/projector.h"
 
 #include <algorithm>
@@ -24,8 +25,11 @@ struct Start {
   std::unique_ptr<ProjectionState> state;
   uint64_t sequence = 0;
   uint64_t snapshot_sequence = 0;
+  uint64_t events_folded = 0;       // to reach it (a fork's: its parent's fold)
   std::optional<RunStatus> status;  // the run's status at `sequence`, if known
 };
+
+constexpr size_t kSnapshotPage = 64;  // snapshot candidates listed at a time (metadata only)
 
 class ProjectorImpl final : public Projector {
  public:
@@ -74,11 +78,14 @@ class ProjectorImpl final : public Projector {
   // newest usable snapshot, or (none) the fork point or the initial state.
   Result<Start> FindStart(const RunInfo& run, const Projection& projection, uint64_t target,
                           StateInfo* info, size_t depth);
-  // OK and *state set if `entry` can start a fold; otherwise why not
-  // (InvalidArgument: another version; Corruption: damaged, foreign or
-  // undecodable). An I/O error is also put in *error, which ends the search.
+  // OK and *state set if `entry` (listed without its state) can start a
+  // fold; otherwise why not (InvalidArgument: another version; Corruption:
+  // damaged, foreign or undecodable; NotFound: deleted meanwhile). An I/O
+  // error is also put in *error, which ends the search.
   Status UseSnapshot(const RunInfo& run, const Projection& projection, const SnapshotEntry& entry,
                      std::unique_ptr<ProjectionState>* state, Status* error);
+  // A fork's parent; Corruption if it is gone (the engine's lineage rule).
+  Result<RunInfo> LoadParent(const RunInfo& run);
   // Applies events (start->sequence, to] to start->state. `on_event`, if
   // set, is called before and after each event (CatchUp's policy).
   using EventHook = std::function<Status(const Event& event, bool applied, const ProjectionState& state)>;
@@ -179,6 +186,15 @@ Status ProjectorImpl::Fold(std::string_view run_id, const Projection& projection
   return Status::OK();
 }
 
+Result<RunInfo> ProjectorImpl::LoadParent(const RunInfo& run) {
+  auto parent = store_->GetRun(run.parent_run_id);
+  if (parent.status().IsNotFound()) {
+    return Status::Corruption(RunName(run.run_id) + " is a fork of " + RunName(run.parent_run_id) +
+                              ", which does not exist; run agentlog verify");
+  }
+  return parent;
+}
+
 Status ProjectorImpl::UseSnapshot(const RunInfo& run, const Projection& projection, const SnapshotEntry& entry,
                                   std::unique_ptr<ProjectionState>* state, Status* error) {
   const std::string what = "snapshot of \"" + std::string(projection.name()) + "\" at " + RunName(run.run_id) +
@@ -197,7 +213,17 @@ Status ProjectorImpl::UseSnapshot(const RunInfo& run, const Projection& projecti
     return Status::Corruption(what + " was not taken on this run's history (its chain hash differs "
                                      "from the event's)");
   }
-  auto decoded = projection.Decode(entry.state);
+  // Listed without its state: read it now that it is chosen.
+  auto chosen = store_->ReadSnapshots(run.run_id, projection.name(), entry.sequence, 1);
+  if (!chosen.ok()) {
+    *error = chosen.status();
+    return *error;
+  }
+  if (chosen->empty() || chosen->front().sequence != entry.sequence) {
+    return Status::NotFound(what + " was deleted by retention while being read");
+  }
+  if (!chosen->front().status.ok()) return chosen->front().status;
+  auto decoded = projection.Decode(chosen->front().state);
   if (!decoded.ok()) return Status::Corruption(what + " does not decode: " + decoded.status().message());
   *state = std::move(decoded).value();
   return Status::OK();
@@ -215,32 +241,40 @@ Result<Start> ProjectorImpl::FindStart(const RunInfo& run, const Projection& pro
       best.status = it->second.status;
     }
   }
-  // Newest snapshot first, one at a time (each read brings a whole state,
-  // and the newest is nearly always usable); stop at the first usable one,
-  // or once none can beat the cached state.
-  for (uint64_t at = target; at > run.fork_sequence && at > best.sequence;) {
-    auto entries = store_->ReadSnapshots(run.run_id, projection.name(), at, 1);
+  // Newest snapshot first, listed without states (cheap however large they
+  // are); stop at the first usable one, whose state is then read, or once
+  // none can beat the cached state.
+  bool found = false;
+  for (uint64_t at = target; !found && at > run.fork_sequence && at > best.sequence;) {
+    auto entries = store_->ReadSnapshots(run.run_id, projection.name(), at, kSnapshotPage, /*with_state=*/false);
     if (!entries.ok()) return entries.status();
-    if (entries->empty()) break;
-    const SnapshotEntry& entry = entries->front();
-    if (entry.sequence <= best.sequence || entry.sequence <= run.fork_sequence) break;
-    Status error;
-    Status bypass = UseSnapshot(run, projection, entry, &best.state, &error);
-    if (!error.ok()) return error;
-    if (bypass.ok()) {
-      best.sequence = entry.sequence;
-      best.snapshot_sequence = entry.sequence;
-      best.status.reset();
-      break;
+    for (const SnapshotEntry& entry : *entries) {
+      if (entry.sequence <= best.sequence || entry.sequence <= run.fork_sequence) {
+        at = 0;
+        break;
+      }
+      Status error;
+      Status bypass = UseSnapshot(run, projection, entry, &best.state, &error);
+      if (!error.ok()) return error;
+      if (bypass.ok()) {
+        best.sequence = entry.sequence;
+        best.snapshot_sequence = entry.sequence;
+        best.status.reset();
+        found = true;
+        break;
+      }
+      if (bypass.IsNotFound()) continue;  // gone meanwhile: not damage
+      Count(bypass.IsInvalidArgument() ? &ProjectorStats::snapshots_stale : &ProjectorStats::snapshots_bypassed, 1);
+      if (info != nullptr) info->bypassed.push_back(bypass);
     }
-    Count(bypass.IsInvalidArgument() ? &ProjectorStats::snapshots_stale : &ProjectorStats::snapshots_bypassed, 1);
-    if (info != nullptr) info->bypassed.push_back(bypass);
-    at = entry.sequence - 1;
+    if (entries->size() < kSnapshotPage || at == 0) break;
+    at = entries->back().sequence - 1;
   }
   if (best.state != nullptr) return best;
   if (!run.parent_run_id.empty()) {
-    // A fork's history up to the fork point is its parent's.
-    auto parent = store_->GetRun(run.parent_run_id);
+    // A fork's history up to the fork point is its parent's, and so is the
+    // work to get there.
+    auto parent = LoadParent(run);
     if (!parent.ok()) return parent.status();
     StateInfo parent_info;
     auto state = StateAtRun(*parent, projection, run.fork_sequence, &parent_info, depth + 1);
@@ -250,6 +284,8 @@ Result<Start> ProjectorImpl::FindStart(const RunInfo& run, const Projection& pro
     }
     best.state = std::move(state).value();
     best.sequence = run.fork_sequence;
+    best.snapshot_sequence = parent_info.snapshot_sequence;
+    best.events_folded = parent_info.events_folded;
     return best;
   }
   best.state = projection.Initial();
@@ -269,7 +305,7 @@ Result<std::unique_ptr<ProjectionState>> ProjectorImpl::StateAtRun(const RunInfo
                             " events; event " + std::to_string(sequence) + " does not exist");
   }
   if (!run.parent_run_id.empty() && sequence <= run.fork_sequence) {
-    auto parent = store_->GetRun(run.parent_run_id);
+    auto parent = LoadParent(run);
     if (!parent.ok()) return parent.status();
     return StateAtRun(*parent, projection, sequence, info, depth + 1);
   }
@@ -282,7 +318,7 @@ Result<std::unique_ptr<ProjectionState>> ProjectorImpl::StateAtRun(const RunInfo
   auto start = FindStart(run, projection, sequence, out, depth);
   if (!start.ok()) return start.status();
   out->snapshot_sequence = start->snapshot_sequence;
-  out->events_folded = 0;
+  out->events_folded = start->events_folded;
   Status status = Fold(run.run_id, projection, &*start, sequence, &out->events_folded, nullptr);
   if (!status.ok()) return status;
   out->sequence = sequence;
@@ -298,6 +334,12 @@ Result<std::unique_ptr<ProjectionState>> ProjectorImpl::StateWhere(std::string_v
   if (!run.ok()) return run.status();
   auto sequence = where(*run);
   if (!sequence.ok()) return sequence.status();
+  if (*sequence > run->head_sequence) {
+    // Appended since the run was read (StateAtTime on a live run): heads
+    // only grow, so reading it again covers the event.
+    run = store_->GetRun(run_id);
+    if (!run.ok()) return run.status();
+  }
   if (info != nullptr) *info = StateInfo{};
   return StateAtRun(*run, **found, *sequence, info, 0);
 }
@@ -373,6 +415,9 @@ Status ProjectorImpl::CatchUpOne(const RunInfo& run, const Projection& projectio
   if (!start.ok()) return start.status();
   const SnapshotPolicy& policy = options_.policy;
   const uint64_t from = start->sequence;
+  // Whether the state at `from` is already stored: a snapshot start is, a
+  // cached or initial one is not (and a fork's fork point never is).
+  const bool from_stored = from == 0 || from == start->snapshot_sequence || from <= run.fork_sequence;
   uint64_t written = 0;
   auto put = [&](uint64_t sequence, const ProjectionState& state) {
     ++written;
@@ -385,7 +430,8 @@ Status ProjectorImpl::CatchUpOne(const RunInfo& run, const Projection& projectio
     const EventType type = event.type();
     if (!applied) {
       // Before a step: the state as of the previous event.
-      if (policy.around_steps && type == fb::Body_ToolStarted && sequence - 1 > from) {
+      if (policy.around_steps && type == fb::Body_ToolStarted &&
+          (sequence - 1 > from || (sequence - 1 == from && !from_stored))) {
         return put(sequence - 1, state);
       }
       return Status::OK();

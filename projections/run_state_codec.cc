@@ -6,8 +6,9 @@
 // defaults not forced, an empty string, byte string or list written as an
 // absent field, children built before their parent in one fixed order, and
 // every list in the order RunState keeps it (keyed lists sorted by key).
-// Decode checks those orders, so what it accepts encodes back to the same
-// bytes.
+// Decode checks those orders; Encode is the canonical form (equal states,
+// equal bytes), and Decode(Encode(s)) encodes back to the same bytes. Decode
+// also accepts other well-formed layouts of a state (e.g. absent tables).
 #include <algorithm>
 #include <cstring>
 #include <string>

@@ -129,8 +129,13 @@ expect_exit 3 "$agentlog" state "$db" incident-summary-1 --time 2000-01-01T00:00
 expect_line 'had no event of its own at time' "$work/err"
 expect_exit 3 "$agentlog" state "$db" incident-summary-1 --at 99
 expect_line 'has 15 events; event 99 does not exist' "$work/err"
-expect_exit 2 "$agentlog" state "$db" incident-summary-1 --time yesterday
-expect_line 'neither microseconds since the epoch nor UTC' "$work/err"
+for bad in yesterday 9999999999999999999 2026-11-22T-5:-3:-1Z 2026-02-31T00:00:00Z \
+           2026-11-22T14:02:00 2026-11-22T14:02:00.Z 2026-11-22T14:02:00.1234567Z 2026-11-22T24:00:00Z; do
+  expect_exit 2 "$agentlog" state "$db" incident-summary-1 --time "$bad"
+  expect_line 'neither microseconds since the epoch nor a UTC time' "$work/err"
+done
+expect_exit 0 "$agentlog" state "$db" incident-summary-1 --time 2100-01-01T00:00:00.5Z
+expect_exit 0 "$agentlog" state "$db" incident-summary-1 --time 9223372036854775807
 expect_exit 2 "$agentlog" state "$db" incident-summary-1 --at 3 --time 2100-01-01T00:00:00Z
 expect_exit 3 "$agentlog" state "$db" no-such-run
 

@@ -374,6 +374,41 @@ TEST_CASE("Fork.VerifyOfAForkDetectsDamageInTheParentsSharedRecords", "[fork]") 
   }
 }
 
+TEST_CASE("Fork.DamagedForkMetadataIsCorruptionNotAbsence", "[fork]") {
+  // Goal: reading a fork's shared event when the fork's runs value is
+  // damaged says Corruption, never "does not exist"; a runs value whose
+  // fork fields do not fit together (edited, re-framed) is Corruption on
+  // every path, including SequenceAtPosition.
+  ManualClock clock(kStartUs);
+  auto store = OpenMemoryStore(&clock);
+  AppendMessage(*store, "p", "one");
+  AppendMessage(*store, "p", "two");
+  ForkOk(*store, "p", 2, "f");
+  const std::string original = StoredValue(*store, internal::Space::kRuns, "f");
+  std::string flipped = original;
+  flipped[flipped.size() - 3] ^= 0x01;
+  PutValue(*store, internal::Space::kRuns, "f", flipped);
+  CHECK(store->ReadEvent("f", 1).status().IsCorruption());
+  CHECK(store->GetRun("f").status().IsCorruption());
+
+  RunInfo edited = RunInfoOf(*store, "p");  // any valid info, re-encoded as f's
+  edited.run_id = "f";
+  edited.parent_run_id = "p";
+  edited.fork_sequence = edited.head_sequence;  // a fork whose head is its fork point
+  PutValue(*store, internal::Space::kRuns, "f", internal::EncodeRunMeta(edited));
+  auto info = store->GetRun("f");
+  CHECK(info.status().IsCorruption());
+  CHECK_THAT(info.status().message(), Catch::Contains("do not fit together"));
+  CHECK(store->SequenceAtPosition("f", 1).status().IsCorruption());
+  edited.parent_run_id.clear();  // a fork point without a parent
+  edited.fork_sequence = 1;
+  edited.head_sequence = 3;
+  PutValue(*store, internal::Space::kRuns, "f", internal::EncodeRunMeta(edited));
+  CHECK(store->GetRun("f").status().IsCorruption());
+  PutValue(*store, internal::Space::kRuns, "f", original);
+  CheckOk(store->Verify("f"));
+}
+
 TEST_CASE("Fork.OnlyForkWritesRunForked", "[fork]") {
   // Goal: a RunForked appended by hand (claiming a lineage the runs index
   // does not record) is refused, alone or inside a larger append, and

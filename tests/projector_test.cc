@@ -2,7 +2,9 @@
 // fold from event 1, snapshot policy and retention, damaged, foreign and
 // stale snapshots bypassed and reported, time travel by timestamp, the
 // background mode, upcasters, Diff, and every error path.
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <thread>
 #include <span>
 #include <string>
 #include <vector>
@@ -169,6 +171,76 @@ TEST_CASE("snapshot policy: status changes, checkpoints and steps", "[projector]
   for (uint64_t n = 0; n <= 10; ++n) {
     CHECK(EncodedAt(*f.projector, "r", n) == FoldFromStart(*f.store, *f.projection, "r", n));
   }
+}
+
+TEST_CASE("snapshots around steps when events come one at a time", "[projector]") {
+  // The state before a ToolStarted is the cached one when each event is
+  // its own append: it is stored all the same.
+  SnapshotPolicy policy = EveryN(0);
+  policy.around_steps = true;
+  Fixture f(policy);
+  std::vector<EventInput> events{Input(TurnStartedPayload("go")), Message("hello"),
+                                 Input(ToolStartedPayload("fetch", "{}"), "step-1"),
+                                 Input(StatusPayload(fb::Body_ToolCompleted), "step-1")};
+  for (const EventInput& event : events) {
+    REQUIRE(f.projector->Append("r", std::span(&event, 1), WithDurability(Durability::kBuffered)).ok());
+  }
+  CHECK(SnapshotSequences(*f.store, "r") == std::vector<uint64_t>{4, 2});
+}
+
+TEST_CASE("a fork's StateInfo counts the parent's fold, and a fork without its parent is damage",
+          "[projector][fork]") {
+  Fixture f(EveryN(10));
+  AppendSteps(*f.store, "p", 30);
+  REQUIRE(f.projector->CatchUp("p").ok());
+  ForkOptions options;
+  REQUIRE(f.store->Fork("p", 25, "f", options).ok());
+  auto fresh = Projector::Create(f.store.get(), ProjectorOptions{});
+  REQUIRE(fresh->Register(f.projection).ok());
+  StateInfo info;
+  CHECK(EncodedAt(*fresh, "f", 26, &info) == FoldFromStart(*f.store, *f.projection, "f", 26));
+  CHECK(info.snapshot_sequence == 20);  // the parent's
+  CHECK(info.events_folded == 6);       // 21..25 from the parent, then the RunForked
+  CHECK(EncodedAt(*fresh, "f", 25, &info) == FoldFromStart(*f.store, *f.projection, "p", 25));
+  CHECK(info.snapshot_sequence == 20);
+  CHECK(info.events_folded == 5);
+  DeleteKey(*f.store, Space::kRuns, "p");
+  auto orphan = fresh->StateAt("f", "tally", 26);
+  CHECK(orphan.status().IsCorruption());
+  CHECK_THAT(orphan.status().message(), Catch::Contains("which does not exist"));
+}
+
+TEST_CASE("StateAtTime on a live run never reports its newest event missing", "[projector]") {
+  Fixture f(EveryN(50));
+  AppendSteps(*f.store, "r", 1);
+  constexpr int kAppends = 1500;
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> append_failures{0};
+  std::thread appender([&] {
+    EventInput event = Message("more");
+    for (int i = 0; i < kAppends; ++i) {
+      // Through the projector, so snapshots keep each fold short.
+      if (!f.projector->Append("r", std::span(&event, 1), WithDurability(Durability::kBuffered)).ok()) {
+        append_failures.fetch_add(1);
+      }
+    }
+    done = true;
+  });
+  uint64_t last = 0, reads = 0;
+  Status failure;
+  while (!done.load() && failure.ok()) {
+    StateInfo info;
+    auto state = f.projector->StateAtTime("r", "tally", INT64_MAX, &info);
+    if (!state.ok()) failure = state.status();
+    if (info.sequence < last) failure = Status::Corruption("StateAtTime went backwards");
+    last = info.sequence;
+    ++reads;
+  }
+  appender.join();
+  INFO(failure.ToString());
+  CHECK(failure.ok());
+  CHECK(append_failures.load() == 0);
+  CHECK(reads > 10);
 }
 
 TEST_CASE("retention keeps the newest K and one per window of the older ones", "[projector]") {

@@ -1,6 +1,6 @@
 // tools/state_commands.cc: `agentlog state`, `agentlog diff`, `agentlog fork`:
 // time travel over the run-state projection, and forks. Public API only.
-#include <cstdio>
+#include <charconv>
 #include <ctime>
 #include <iostream>
 
@@ -38,42 +38,53 @@ void ReportBypassed(const agentlog::StateInfo& info) {
 }  // namespace
 
 Result<int64_t> ParseTime(const std::string& text) {
-  const bool digits = !text.empty() && text.size() <= 19 &&
-                      text.find_first_not_of("0123456789") == std::string::npos;
-  if (digits) return static_cast<int64_t>(std::stoll(text));
-  // 2026-11-22T14:02:00Z, optionally with .ffffff before the Z.
-  std::tm tm{};
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
-                  &consumed) == 6) {
-    std::string rest = text.substr(static_cast<size_t>(consumed));
-    int64_t micros = 0;
-    if (!rest.empty() && rest[0] == '.') {
-      size_t digits_end = 1;
-      while (digits_end < rest.size() && digits_end <= 6 && std::isdigit(static_cast<unsigned char>(rest[digits_end]))) {
-        ++digits_end;
-      }
-      std::string fraction = rest.substr(1, digits_end - 1);
-      if (fraction.empty()) return Status::InvalidArgument("time \"" + text + "\": empty fraction");
-      fraction.resize(6, '0');
-      micros = std::stoll(fraction);
-      rest = rest.substr(digits_end);
-    }
-    const bool fields_ok = month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 &&
-                           minute <= 59 && second <= 60;
-    if (rest == "Z" && fields_ok) {
-      tm.tm_year = year - 1900;
-      tm.tm_mon = month - 1;
-      tm.tm_mday = day;
-      tm.tm_hour = hour;
-      tm.tm_min = minute;
-      tm.tm_sec = second;
-      return static_cast<int64_t>(timegm(&tm)) * 1'000'000 + micros;
-    }
+  auto refuse = [&] {
+    return Status::InvalidArgument("time \"" + text.substr(0, 100) +
+                                   "\" is neither microseconds since the epoch nor a UTC time like "
+                                   "2026-11-22T14:02:00Z (or 2026-11-22T14:02:00.250Z)");
+  };
+  auto number = [](std::string_view digits, int64_t* value) {
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), *value);
+    return error == std::errc() && end == digits.data() + digits.size();
+  };
+  int64_t micros = 0;
+  if (number(text, &micros)) return micros;
+  // YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z, each field exactly its digits.
+  const std::string_view view(text);
+  if (view.size() < 20 || view[4] != '-' || view[7] != '-' || view[10] != 'T' || view[13] != ':' ||
+      view[16] != ':' || view.back() != 'Z') {
+    return refuse();
   }
-  return Status::InvalidArgument("time \"" + text.substr(0, 100) +
-                                 "\" is neither microseconds since the epoch nor UTC like "
-                                 "2026-11-22T14:02:00Z");
+  int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!number(view.substr(0, 4), &year) || !number(view.substr(5, 2), &month) ||
+      !number(view.substr(8, 2), &day) || !number(view.substr(11, 2), &hour) ||
+      !number(view.substr(14, 2), &minute) || !number(view.substr(17, 2), &second)) {
+    return refuse();
+  }
+  const std::string_view fraction = view.substr(19, view.size() - 20);
+  if (!fraction.empty()) {
+    if (fraction[0] != '.' || fraction.size() < 2 || fraction.size() > 7) return refuse();
+    std::string padded(fraction.substr(1));
+    padded.resize(6, '0');
+    if (!number(padded, &micros)) return refuse();
+  }
+  std::tm tm{};
+  tm.tm_year = static_cast<int>(year) - 1900;
+  tm.tm_mon = static_cast<int>(month) - 1;
+  tm.tm_mday = static_cast<int>(day);
+  tm.tm_hour = static_cast<int>(hour);
+  tm.tm_min = static_cast<int>(minute);
+  tm.tm_sec = static_cast<int>(second);
+  const std::tm asked = tm;
+  const time_t seconds = timegm(&tm);
+  // timegm normalizes (Feb 31 becomes Mar 3): a date that does not come
+  // back unchanged does not exist.
+  if (tm.tm_year != asked.tm_year || tm.tm_mon != asked.tm_mon || tm.tm_mday != asked.tm_mday ||
+      tm.tm_hour != asked.tm_hour || tm.tm_min != asked.tm_min || tm.tm_sec != asked.tm_sec) {
+    return refuse();
+  }
+  return static_cast<int64_t>(seconds) * 1'000'000 + micros;
 }
 
 int StateCommand(const std::string& db, const std::string& run, const StateAt& at, bool json) {

@@ -25,6 +25,9 @@ namespace agentlog {
 // into the next version's bytes, keeping its event type. Must be pure.
 using Upcaster = std::function<Result<std::string>(std::string_view payload)>;
 
+// Thread safety: Register everything before sharing the registry (e.g. in
+// ProjectorOptions); from then on it is read-only and Upcast may run on any
+// number of threads.
 class UpcasterRegistry {
  public:
   // `current_version` is the version projections expect; tests and embedders
