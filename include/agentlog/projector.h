@@ -59,7 +59,9 @@ struct ProjectorOptions {
   // Snapshots are a cache: one lost to a power cut costs only speed.
   Durability snapshot_durability = Durability::kBuffered;
   // Upcasts old event versions before projections see them. Null: events
-  // are shown as stored.
+  // are shown as stored. Snapshots record the projection's version, not the
+  // registry: projectors sharing a store must share the registry, and a
+  // change of it that changes what a projection sees needs a version bump.
   std::shared_ptr<const UpcasterRegistry> upcasters;
   // Latest states kept in memory (per run and projection) for CatchUp and
   // current-state reads.
