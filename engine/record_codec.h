@@ -49,6 +49,8 @@ std::string EncodeTombstone(const Envelope& envelope, const Hash& chain_hash);
 
 // "run \"r1\" event 7", for messages.
 std::string RecordName(std::string_view run_id, uint64_t sequence);
+// "run \"deploy-42\"", for messages.
+std::string RunName(std::string_view run_id);
 
 // Checks everything a read can check without other records: frame checksum,
 // the FlatBuffers verifier over the envelope and the nested payload, the run

@@ -220,7 +220,7 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
     if (!status.ok()) return status;
   }
   // Built only for a message: this runs on every append.
-  const auto run_name = [&] { return "run \"" + run.run_id + "\""; };
+  const auto run_name = [&] { return RunName(run.run_id); };
   if (options.expected_head.has_value() && *options.expected_head != run.head_sequence) {
     return Status::Conflict(run_name() + ": expected head " + std::to_string(*options.expected_head) +
                             ", found " + std::to_string(run.head_sequence) +

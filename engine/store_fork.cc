@@ -22,8 +22,6 @@ namespace {
 constexpr size_t kForkScanPageEvents = 256;
 static_assert(kForkScanPageEvents <= kMaxReadLimit);
 
-std::string RunName(std::string_view run_id) { return "run \"" + std::string(run_id) + "\""; }
-
 // The reason is a FlatBuffers string people read: UTF-8, no NUL, bounded.
 Status CheckReason(std::string_view parent_run_id, const std::string& reason) {
   const std::string what = "fork of " + RunName(parent_run_id) + ": reason";
@@ -31,20 +29,7 @@ Status CheckReason(std::string_view parent_run_id, const std::string& reason) {
     return Status::InvalidArgument(what + " is " + std::to_string(reason.size()) +
                                    " bytes; the limit is " + std::to_string(kMaxForkReasonBytes));
   }
-  if (reason.find('\0') != std::string::npos) {
-    return Status::InvalidArgument(what + " contains a NUL byte");
-  }
-  // REQUIRES of FromUTF8: a NUL-terminated buffer (it may look one byte on).
-  const char* cursor = reason.c_str();
-  const char* const end = cursor + reason.size();
-  while (cursor < end) {
-    const char* const start = cursor;
-    if (flatbuffers::FromUTF8(&cursor) < 0 || cursor > end) {
-      return Status::InvalidArgument(what + " is not valid UTF-8 at byte " +
-                                     std::to_string(start - reason.c_str()));
-    }
-  }
-  return Status::OK();
+  return ValidateText(reason, what);
 }
 
 std::string RunForkedPayload(std::string_view parent_run_id, uint64_t at_sequence,

@@ -8,6 +8,7 @@
 
 #include "engine/assert.h"
 #include "engine/keys.h"
+#include "engine/record_codec.h"
 
 namespace agentlog::internal {
 namespace {
@@ -46,6 +47,25 @@ struct InputName {
   std::string str(std::string_view field) const { return str() + ": " + std::string(field); }
 };
 
+}  // namespace
+
+Status ValidateText(const std::string& value, const std::string& what) {
+  if (value.find('\0') != std::string::npos) return Status::InvalidArgument(what + " contains a NUL byte");
+  // REQUIRES of FromUTF8: a NUL-terminated buffer (it may look one byte on).
+  const char* cursor = value.c_str();
+  const char* const end = cursor + value.size();
+  while (cursor < end) {
+    const char* const start = cursor;
+    if (flatbuffers::FromUTF8(&cursor) < 0 || cursor > end) {
+      return Status::InvalidArgument(what + " is not valid UTF-8 at byte " +
+                                     std::to_string(start - value.c_str()));
+    }
+  }
+  return Status::OK();
+}
+
+namespace {
+
 // Ids are text people read in logs and JSON: UTF-8, no NUL, bounded.
 Status ValidateField(const std::string& value, size_t limit, const InputName& where,
                      std::string_view field) {
@@ -54,20 +74,7 @@ Status ValidateField(const std::string& value, size_t limit, const InputName& wh
     return Status::LimitExceeded(what + " is " + std::to_string(value.size()) +
                                  " bytes; the limit is " + std::to_string(limit));
   }
-  if (value.find('\0') != std::string::npos) {
-    return Status::InvalidArgument(where.str(field) + " contains a NUL byte");
-  }
-  // REQUIRES of FromUTF8: a NUL-terminated buffer (it may look one byte on).
-  const char* cursor = value.c_str();
-  const char* const end = cursor + value.size();
-  while (cursor < end) {
-    const char* const start = cursor;
-    if (flatbuffers::FromUTF8(&cursor) < 0 || cursor > end) {
-      return Status::InvalidArgument(where.str(field) + " is not valid UTF-8 at byte " +
-                                     std::to_string(start - value.c_str()));
-    }
-  }
-  return Status::OK();
+  return ValidateText(value, where.str(field));
 }
 
 void PutLengthPrefixed(std::string* out, std::string_view bytes) {
@@ -160,7 +167,7 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
   Status status = ValidateName(run_id, "run id");
   if (!status.ok()) return status;
   // Built only for a message: this runs on every append.
-  const auto run_name = [&] { return "run \"" + std::string(run_id) + "\""; };
+  const auto run_name = [&] { return RunName(run_id); };
   if (events.empty()) return Status::InvalidArgument(run_name() + ": append of no events");
   if (events.size() > limits.max_append_events) {
     return Status::LimitExceeded(run_name() + ": append of " + std::to_string(events.size()) +

@@ -10,15 +10,16 @@
 
 #include "engine/assert.h"
 #include "engine/mutex.h"
+#include "engine/record_codec.h"
 #include "engine/validate.h"
 
 namespace agentlog {
 namespace {
 
+using internal::RunName;
+
 constexpr size_t kFoldPage = 1000;      // events read per ReadRun while folding
 constexpr size_t kRetentionPage = 1000; // snapshots listed at a time by retention
-
-std::string RunName(std::string_view run_id) { return "run \"" + std::string(run_id) + "\""; }
 
 // Where a fold starts: a state and the sequence it is as of.
 struct Start {
