@@ -27,8 +27,8 @@ enum class Space : uint8_t {
   kGlobal = 2,       // be64(position) -> be64(seq) run_id
   kIdempotency = 3,  // key -> framed IdempotencyEntry
   kSnapshots = 4,    // run_id 0x00 projection 0x00 be64(~seq) -> framed Snapshot (metadata)
-  kBlobs = 5,        // the same keys -> framed snapshot state bytes
-  kIndex = 6,        // secondary indexes: status and session -> run
+  kBlobs = 5,        // the same keys -> framed snapshot state; 0x00 'c' sha256 -> framed content
+  kIndex = 6,        // secondary indexes: status, session, time, deadline
   kMeta = 7,         // store-wide facts: the format marker
 };
 constexpr size_t kSpaceCount = 8;

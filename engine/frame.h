@@ -25,6 +25,7 @@ enum class FrameKind : uint8_t {
   kIdempotencyV1 = 3,  // idempotency CF: a fb::IdempotencyEntry
   kSnapshotV1 = 4,     // snapshots CF: a fb::Snapshot (the metadata)
   kSnapshotStateV1 = 5,  // blobs CF: a snapshot's state bytes, raw
+  kContentBlobV1 = 6,    // blobs CF: content stored by Store::PutBlob, raw
 };
 
 std::string EncodeFrame(FrameKind kind, std::string_view body);

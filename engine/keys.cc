@@ -1,6 +1,8 @@
 // engine/keys.cc: key encodings. Format: engine/record_format.md.
 #include "engine/keys.h"
 
+#include "engine/assert.h"
+
 namespace agentlog::internal {
 
 void PutBigEndian64(std::string* out, uint64_t value) {
@@ -124,6 +126,43 @@ bool ParseTimeIndexKey(std::string_view key, int64_t* timestamp_us) {
   if (key.size() != 9 || key[0] != kTimeIndexTag) return false;
   *timestamp_us = static_cast<int64_t>(GetBigEndian64(key.data() + 1) ^ kSignBit);
   return true;
+}
+
+std::string DeadlineIndexPrefix(int64_t deadline_at_us) {
+  std::string key(1, kDeadlineIndexTag);
+  PutBigEndian64(&key, static_cast<uint64_t>(deadline_at_us) ^ kSignBit);
+  AGENTLOG_ASSERT(key.size() == kDeadlineIndexHeaderBytes);
+  return key;
+}
+
+std::string DeadlineIndexKey(int64_t deadline_at_us, std::string_view run_id,
+                             std::string_view step_id) {
+  AGENTLOG_ASSERT(!run_id.empty() && run_id.find('\0') == std::string_view::npos);
+  std::string key = DeadlineIndexPrefix(deadline_at_us);
+  key.append(run_id);
+  key.push_back('\0');
+  key.append(step_id);
+  return key;
+}
+
+bool ParseDeadlineIndexKey(std::string_view key, int64_t* deadline_at_us, std::string_view* run_id,
+                           std::string_view* step_id) {
+  if (key.size() < kDeadlineIndexHeaderBytes + 2 || key[0] != kDeadlineIndexTag) return false;
+  const size_t end = key.find('\0', kDeadlineIndexHeaderBytes);
+  if (end == std::string_view::npos || end == kDeadlineIndexHeaderBytes) return false;
+  *deadline_at_us = static_cast<int64_t>(GetBigEndian64(key.data() + 1) ^ kSignBit);
+  *run_id = key.substr(kDeadlineIndexHeaderBytes, end - kDeadlineIndexHeaderBytes);
+  *step_id = key.substr(end + 1);
+  return true;
+}
+
+std::string ContentBlobKey(std::string_view sha256) {
+  AGENTLOG_ASSERT(sha256.size() == kContentBlobKeyBytes - 2);
+  std::string key(1, '\0');
+  key.push_back(kContentBlobTag);
+  key.append(sha256);
+  AGENTLOG_ASSERT(key.size() == kContentBlobKeyBytes);
+  return key;
 }
 
 }  // namespace agentlog::internal

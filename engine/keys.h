@@ -43,6 +43,32 @@ constexpr char kTimeIndexTag = 't';
 std::string TimeIndexKey(int64_t timestamp_us);
 bool ParseTimeIndexKey(std::string_view key, int64_t* timestamp_us);
 
+// deadlines (in `index`): 'd' be64(deadline_at_us XOR 2^63) run_id 0x00
+// step_id -> be64(sequence of the DeadlineSet event). Ordered by deadline,
+// then run, then step (run ids hold no NUL, so the first NUL after the
+// timestamp ends the run id; the step may be empty). Never deleted: a
+// replaced or met deadline stays listed (record_format.md, "Deadline index").
+constexpr char kDeadlineIndexTag = 'd';
+constexpr size_t kDeadlineIndexHeaderBytes = 9;  // the tag and the timestamp
+std::string DeadlineIndexKey(int64_t deadline_at_us, std::string_view run_id,
+                             std::string_view step_id);
+// The first key of deadline `deadline_at_us` (no run, no step): every entry
+// with that deadline sorts at or after it.
+std::string DeadlineIndexPrefix(int64_t deadline_at_us);
+// False unless `key` is 'd', 8 bytes, a nonempty run id without NUL, 0x00,
+// then the step (any bytes).
+bool ParseDeadlineIndexKey(std::string_view key, int64_t* deadline_at_us, std::string_view* run_id,
+                           std::string_view* step_id);
+
+// blobs, content-addressed: 0x00 'c' sha256(content) -> framed content. A
+// snapshot state's key there starts with its run id, which is never empty
+// and holds no NUL, so the two kinds of blob keys never meet
+// (record_format.md, "Content blobs").
+constexpr char kContentBlobTag = 'c';
+constexpr size_t kContentBlobKeyBytes = 2 + 32;
+// REQUIRES: sha256 is 32 bytes.
+std::string ContentBlobKey(std::string_view sha256);
+
 // index: 's' status_byte run_id -> ""  and  'n' session_id 0x00 run_id -> ""
 constexpr char kStatusIndexTag = 's';
 constexpr char kSessionIndexTag = 'n';

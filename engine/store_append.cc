@@ -314,6 +314,8 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
   result.last_position = position - 1;
   AGENTLOG_ASSERT(result.last_sequence - result.first_sequence + 1 == append->events.size());
   AGENTLOG_ASSERT(result.last_position - result.first_position + 1 == append->events.size());
+  // In `writes`, so a refused append (any return above) indexes nothing.
+  StageDeadlines(append->run_id, append->fork, append->events, result.first_sequence, &writes);
 
   if (!exists) run.created_us = now_us;
   run.last_event_us = now_us;

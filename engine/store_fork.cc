@@ -260,6 +260,8 @@ Result<AppendResult> StoreImpl::Fork(std::string_view parent_run_id, uint64_t at
     }
     status = FoldPrefix(*parent, segments, &start);
     if (!status.ok()) return status;
+    status = InheritedDeadlines(segments, &start);
+    if (!status.ok()) return status;
   }
   append.fork = &start;
   return QueueAppend(&append);

@@ -94,6 +94,14 @@ class StoreImpl final : public Store {
                          std::span<const uint64_t> sequences) override;
   Result<uint64_t> PositionAtTime(int64_t time_us) override;
 
+  // deadlines: engine/store_deadline.cc
+  Result<std::vector<DeadlineEntry>> ListDeadlines(int64_t due_at_or_before_us, size_t limit,
+                                                   const DeadlineEntry* after) override;
+
+  // content blobs: engine/store_blob.cc
+  Result<std::string> PutBlob(std::string_view content, Durability durability) override;
+  Result<std::string> GetBlob(std::string_view sha256) override;
+
   // forks: engine/store_fork.cc
   Result<AppendResult> Fork(std::string_view parent_run_id, uint64_t at_sequence,
                             std::string_view new_run_id, const ForkOptions& options) override;
@@ -112,6 +120,9 @@ class StoreImpl final : public Store {
     RunStatus status = RunStatus::kCreated;
     uint64_t lease_epoch = 0;
     std::string lease_holder;
+    // The prefix's DeadlineSet events (deadline != 0), in sequence order:
+    // the fork's batch indexes them under the fork's own run id.
+    std::vector<DeadlineEntry> deadlines;
   };
 
   // One stretch of a run's history, stored under `owner`: the run itself or
@@ -183,6 +194,18 @@ class StoreImpl final : public Store {
   // Fills start->status and the lease from the history in `segments` up to
   // fork_sequence (the parent's, whose metadata is `parent`).
   Status FoldPrefix(const RunInfo& parent, const std::vector<Segment>& segments, ForkStart* start);
+  // Fills start->deadlines from events 1..start->fork_sequence of the
+  // history in `segments` (engine/store_deadline.cc).
+  Status InheritedDeadlines(const std::vector<Segment>& segments, ForkStart* start);
+  // Adds the deadline index entries of one append of `run_id` to `writes`:
+  // the inherited ones of a fork (`fork`, may be null), and one per
+  // DeadlineSet of `events`, whose first has sequence `first_sequence`.
+  static void StageDeadlines(std::string_view run_id, const ForkStart* fork,
+                             const std::vector<PreparedEvent>& events, uint64_t first_sequence,
+                             WriteSet* writes);
+  // VerifyAll's check of the deadline index: every entry names a stored
+  // DeadlineSet event of its run's history with that deadline and step.
+  Status VerifyDeadlineIndex();
   Result<RunInfo> LoadRunInfo(std::string_view run_id);
   Result<std::vector<Event>> ReadGlobalUnguarded(uint64_t after_position, size_t limit);
   Status VerifyUnguarded(std::string_view run_id, VerifyStats* stats);

@@ -1,4 +1,5 @@
-// engine/store_snapshot.cc: the snapshots and blobs spaces. The engine
+// engine/store_snapshot.cc: the snapshots space and the snapshot states in
+// the blobs space (content blobs there: engine/store_blob.cc). The engine
 // stores and checks snapshot bytes; what they mean is the projections' business
 // (projections/projector.cc). Format: engine/record_format.md "Snapshots".
 #include "engine/meta_codec.h"
@@ -102,6 +103,10 @@ Status StoreImpl::DeleteSnapshots(std::string_view run_id, std::string_view proj
       return Status::InvalidArgument("deleting snapshots at given sequences needs a projection name");
     }
     // Every projection's snapshots of the run: keys start with run_id 0x00.
+    // The run id is not empty, so the prefix never starts with 0x00 and the
+    // range never reaches a content blob (engine/store_blob.cc); the blobs
+    // deleted are only the states paired with the snapshots found.
+    AGENTLOG_ASSERT(!run_id.empty());
     std::string prefix(run_id);
     prefix.push_back('\0');
     auto cursor = backend_->NewCursor(Space::kSnapshots);

@@ -359,7 +359,9 @@ Status StoreImpl::VerifyAllUnguarded(VerifyStats* stats) {
     if (sequence != 0) events_through += sequence - info.fork_sequence;
   }
   if (!cursor->status().ok()) return cursor->status();
-  return VerifyGlobalIndex(through_position, events_through);
+  Status status = VerifyGlobalIndex(through_position, events_through);
+  if (!status.ok()) return status;
+  return VerifyDeadlineIndex();  // engine/store_deadline.cc
 }
 
 Result<std::string> StoreImpl::RunDigest(std::string_view run_id) {

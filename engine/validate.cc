@@ -134,6 +134,14 @@ Status CheckPayload(const EventInput& input, const Options& limits, const InputN
     }
     return ValidateField(prepared->lease_holder, kMaxIdBytes, where, "lease holder");
   }
+  if (type == fb::Body_DeadlineSet) {
+    // The scope step becomes part of a deadline index key: bound it as the
+    // envelope's step id is bounded.
+    const fb::DeadlineSet* deadline = event->body_as_DeadlineSet();
+    prepared->deadline_at_us = deadline->deadline_at_us();
+    prepared->deadline_step_id = deadline->scope_step_id() ? deadline->scope_step_id()->str() : std::string();
+    return ValidateField(prepared->deadline_step_id, kMaxIdBytes, where, "DeadlineSet scope step id");
+  }
   if (type == fb::Body_LeaseReleased) {
     const fb::LeaseReleased* lease = event->body_as_LeaseReleased();
     prepared->lease_epoch = lease->epoch();

@@ -30,6 +30,9 @@ struct PreparedEvent {
   // Lease events carry what the committer must check against the run.
   uint64_t lease_epoch = 0;
   std::string lease_holder;
+  // A DeadlineSet's deadline and scope step, for the deadline index (0: none).
+  int64_t deadline_at_us = 0;
+  std::string deadline_step_id;
 };
 
 // Checks an append's run id, options and events against `limits`; fills

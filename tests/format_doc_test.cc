@@ -186,7 +186,8 @@ TEST_CASE("FormatDoc.StatesTheConstantsOfTheCode", "[format]") {
       {internal::FrameKind::kRunMetaV1, "agentlog.fb.RunMeta"},
       {internal::FrameKind::kIdempotencyV1, "agentlog.fb.IdempotencyEntry"},
       {internal::FrameKind::kSnapshotV1, "agentlog.fb.Snapshot"},
-      {internal::FrameKind::kSnapshotStateV1, "raw (the projection's `Encode()"}};
+      {internal::FrameKind::kSnapshotStateV1, "raw (the projection's `Encode()"},
+      {internal::FrameKind::kContentBlobV1, "raw (`Store::PutBlob"}};
   for (const auto& [kind, table] : kinds) {
     const std::string number = std::to_string(static_cast<int>(kind));
     INFO("frame kind " << number << " holds " << table);
@@ -321,4 +322,32 @@ TEST_CASE("FormatDoc.WorkedRulesComputeTheCodesBytes", "[format]") {
   const Hash root = node(node(leaves[0], leaves[1]), leaves[2]);  // the odd leaf carried up
   CHECK(*store->StoreDigest() ==
         "agentlog-store-v1:4:3:" + internal::HexEncode(internal::HashView(root)));
+}
+
+TEST_CASE("FormatDoc.DeadlineAndContentBlobExamplesAreTheCodes", "[format]") {
+  // Goal: the "Deadline index" and "Content blobs" sections' grammar is the
+  // code's: their worked examples decode to the keys keys.h builds, and the
+  // limits they state are the code's.
+  // Method: decode the example lines' hex and compare with keys.h.
+  const std::string doc = ReadSource(kDocPath);
+  REQUIRE(Contains(doc, "## Deadline index"));
+  REQUIRE(Contains(doc, "## Content blobs"));
+
+  REQUIRE(Contains(doc, "run `deploy-42` sets step `fetch`'s deadline to\n1700000000000000"));
+  const auto [deadline_key, deadline_value] = ExampleLine(doc, "index");
+  CHECK(deadline_key == internal::DeadlineIndexKey(1'700'000'000'000'000, "deploy-42", "fetch"));
+  std::string sequence;
+  internal::PutBigEndian64(&sequence, 12);
+  CHECK(deadline_value == sequence);
+  CHECK(deadline_key[0] == internal::kDeadlineIndexTag);
+  CHECK(Contains(doc, "'" + std::string(1, internal::kDeadlineIndexTag) + "' || be64(deadline_at_us XOR 2^63)"));
+  CHECK(Contains(doc, "at most " + std::to_string(kMaxIdBytes) + " bytes, like the envelope's step id"));
+
+  const auto [blob_key, blob_value] = ExampleLine(doc, "blobs");
+  CHECK(blob_key == internal::ContentBlobKey(internal::HashView(internal::Sha256("hello"))));
+  CHECK(blob_key.size() == internal::kContentBlobKeyBytes);
+  CHECK(Contains(doc, std::to_string(internal::kContentBlobKeyBytes) + " bytes, in `blobs`"));
+  CHECK(Contains(doc, "at most " + std::to_string(kMaxBlobBytes >> 20) + " MiB, `kMaxBlobBytes`"));
+  CHECK(Contains(doc, "frame kind " + std::to_string(static_cast<int>(internal::FrameKind::kContentBlobV1)) +
+                          " whose body is the content"));
 }

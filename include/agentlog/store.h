@@ -104,9 +104,18 @@ struct SnapshotEntry {
   std::string chain_hash;       // the chain hash of event `sequence` when it was written
   std::string state;            // the projection's encoded state
 };
+// One entry of the deadline index (see Store::ListDeadlines).
+struct DeadlineEntry {
+  std::string run_id;
+  std::string step_id;        // empty: the run's own deadline
+  int64_t deadline_at_us = 0;
+  uint64_t sequence = 0;      // the DeadlineSet event (in run_id's history) that set it
+};
+
 constexpr size_t kMaxForkDepth = 64;
 constexpr size_t kMaxForkReasonBytes = 4096;
 constexpr size_t kMaxSnapshotBytes = size_t{256} << 20;
+constexpr size_t kMaxBlobBytes = size_t{64} << 20;
 
 struct VerifyStats {
   uint64_t runs = 0;
@@ -164,7 +173,9 @@ class Store {
   // Errors (nothing is written by any of them):
   //   InvalidArgument  bad run id, empty events, a payload that fails the
   //                    FlatBuffers verifier, no body, unknown event type,
-  //                    a lease event out of order, session mismatch;
+  //                    a lease event out of order, session mismatch, a
+  //                    DeadlineSet scope step id with a NUL or not UTF-8
+  //                    (it is an id: kMaxIdBytes, else LimitExceeded);
   //   LimitExceeded    a size limit of Options or kMax* above;
   //   Conflict         expected_head differs from the run's head, or the
   //                    idempotency key was used for other events or another run;
@@ -216,6 +227,11 @@ class Store {
   // is copied: reads, Verify and digests of the fork walk the parent's
   // records for the shared prefix (those Events keep the parent's run_id()).
   // A fork may be forked. The parent is unchanged and may go on growing.
+  // The fork's deadline index holds, under new_run_id, an entry for every
+  // DeadlineSet of the shared prefix (ListDeadlines): Fork reads the
+  // prefix's events once to find them, so its cost grows with at_sequence.
+  // A DeadlineSet whose payload was removed before the fork is not
+  // inherited (its deadline is gone).
   // Errors: InvalidArgument (ids, at_sequence 0 or past the parent's head,
   // reason too long, fork chain deeper than kMaxForkDepth), LimitExceeded
   // (an id over its byte limit, as for Append), NotFound (no parent),
@@ -265,13 +281,49 @@ class Store {
   // had no event of its own by then. Errors: NotFound, Corruption.
   virtual Result<uint64_t> SequenceAtPosition(std::string_view run_id, uint64_t position) = 0;
 
+  // ---- deadlines ----
+
+  // Every appended DeadlineSet event with deadline_at_us != 0 writes, in the
+  // same atomic batch as the event, an entry (run, scope step, deadline,
+  // sequence) in the deadline index; Fork copies the shared prefix's entries
+  // to the fork (see Fork). A refused append writes none.
+  //
+  // Deadline index entries with deadline_at_us <= due_at_or_before_us, ordered by
+  // (deadline_at_us, run_id, step_id), at most `limit` (<= kMaxReadLimit), starting
+  // after `after` (exclusive; nullptr: from the start). Not a scan of events: a range
+  // read of the index. Entries are never removed: a deadline later replaced or met is
+  // still listed; check it against the run's state. Errors: InvalidArgument (limit,
+  // or `after` names an invalid run id), Corruption (a damaged entry), IOError, Closed.
+  virtual Result<std::vector<DeadlineEntry>> ListDeadlines(int64_t due_at_or_before_us,
+                                                           size_t limit,
+                                                           const DeadlineEntry* after = nullptr) = 0;
+
+  // ---- content blobs ----
+
+  // Stores `content` once under its SHA-256 (32 raw bytes, returned); storing the same content
+  // again writes nothing new (check existence first) and returns the same hash. Not part of any
+  // run's chain: an event (ArtifactStored, ToolCompleted) references it by hash, and that event's
+  // chain covers the hash. A blob written by a process that then crashed before appending its
+  // referencing event is unreferenced garbage, never wrong data. With kSync it returns once the
+  // blob is on stable storage (also when it was already stored, by an earlier kBuffered call).
+  // A stored copy that fails its checks is overwritten with `content`.
+  // Errors: LimitExceeded (over kMaxBlobBytes), IOError, Closed.
+  virtual Result<std::string> PutBlob(std::string_view content, Durability durability) = 0;
+
+  // The content stored under `sha256`. Errors: InvalidArgument (not 32 bytes), NotFound,
+  // Corruption (the frame's checksum fails, or the content's SHA-256 is not the key: names
+  // the hash in hex), IOError, Closed.
+  virtual Result<std::string> GetBlob(std::string_view sha256) = 0;
+
   // Walks run `run_id` from sequence 1: checks every frame, the payload
   // hashes, the chain and the recorded head. OK, or Corruption naming the
   // first bad record. Errors: NotFound, InvalidArgument.
   virtual Status Verify(std::string_view run_id, VerifyStats* stats = nullptr) = 0;
 
   // Verify for every run, plus the global index (every position points at
-  // the event that holds it). Stops at the first Corruption.
+  // the event that holds it) and the deadline index (every entry names a
+  // DeadlineSet of its run's history with that deadline and step). Stops at
+  // the first Corruption.
   virtual Status VerifyAll(VerifyStats* stats = nullptr) = 0;
 
   // A short value to keep: "agentlog-run-v1:RUN:SEQ:HEX" (the chain hash of
