@@ -8,6 +8,7 @@
 #include "agentlog/projection.h"
 #include "agentlog/projector.h"
 #include "agentlog/run_state.h"
+#include "agentlog/runtime.h"
 #include "agentlog/status.h"
 #include "agentlog/store.h"
 #include "agentlog/upcaster.h"

@@ -1,0 +1,89 @@
+// runtime/counterfactual.cc: "what if" branches. A fork of the run at an
+// event, with recorded answers substituted: a tool output or failure for a
+// step running at that point, or a person's answer to a pending approval.
+// Nothing runs live; every substitution is checked against the state at the
+// fork point before anything is written.
+#include "engine/crypto.h"
+#include "runtime/runtime_impl.h"
+#include "runtime/step_rules.h"
+
+namespace agentlog::runtime {
+
+Result<AppendResult> RuntimeImpl::Counterfactual(std::string_view parent_run_id,
+                                                 uint64_t at_sequence, std::string_view new_run_id,
+                                                 std::string_view reason,
+                                                 std::span<const Substitution> substitutions) {
+  Result<RunState> at = StateAt(parent_run_id, at_sequence);
+  if (!at.ok()) return at.status();
+  const RunState& state = *at;
+  std::vector<EventInput> events;
+  for (const Substitution& sub : substitutions) {
+    const std::string where = "Counterfactual: step " + sub.step_id + " at event " +
+                              std::to_string(at_sequence) + " of run " + std::string(parent_run_id);
+    Envelope e = AgentEnvelope(state, sub.step_id);
+    e.actor_kind = ActorKind::kSystem;
+    e.actor_id = "counterfactual";
+    switch (sub.kind) {
+      case Substitution::Kind::kToolOutput:
+      case Substitution::Kind::kToolFailure: {
+        const RunState::PlanItem* item = state.FindPlanItem(sub.step_id);
+        if (item == nullptr || item->status != RunState::StepStatus::kRunning) {
+          return Status::InvalidArgument(where + " is " +
+                                         (item == nullptr ? std::string("not in the plan")
+                                                          : "not running (" +
+                                                                std::string(StepStatusName(item->status)) + ")") +
+                                         ": fork at its ToolStarted to substitute an outcome");
+        }
+        if (sub.kind == Substitution::Kind::kToolOutput) {
+          const internal::Hash hash = internal::Sha256(sub.value);
+          events.push_back(ToolCompletedEvent(e, sub.value, "", internal::HashView(hash)));
+        } else {
+          events.push_back(ToolFailedEvent(e, sub.value, false, item->attempts));
+        }
+        break;
+      }
+      case Substitution::Kind::kApprovalGranted:
+      case Substitution::Kind::kApprovalDenied: {
+        const RunState::Approval* approval = state.FindApproval(sub.step_id);
+        if (approval == nullptr || approval->decision != RunState::ApprovalDecision::kPending) {
+          return Status::InvalidArgument(where + " has no pending approval request");
+        }
+        if (sub.value.empty() || sub.value.size() > kMaxIdBytes) {
+          return Status::InvalidArgument(where + ": say who answered (1 to " +
+                                         std::to_string(kMaxIdBytes) + " bytes)");
+        }
+        e.actor_kind = ActorKind::kUser;
+        e.actor_id = sub.value;
+        events.push_back(sub.kind == Substitution::Kind::kApprovalGranted
+                             ? ApprovalGrantedEvent(e, sub.value, fb::ApprovalScope_Once, "")
+                             : ApprovalDeniedEvent(e, sub.value, "counterfactual"));
+        break;
+      }
+      default:
+        return Status::InvalidArgument(where + ": unknown substitution kind");
+    }
+  }
+  ForkOptions fork;
+  fork.durability = options_.durability;
+  fork.reason = std::string(reason);
+  fork.actor_id = options_.worker_id;
+  Result<AppendResult> forked = options_.store->Fork(parent_run_id, at_sequence, new_run_id, fork);
+  if (!forked.ok()) return forked.status();
+  if (events.empty()) return forked;
+  AppendOptions append;
+  append.durability = options_.durability;
+  append.expected_head = forked->last_sequence;
+  // The fork exists now; were this append to fail (I/O), the fork stands
+  // without substitutions and says so in the error.
+  Result<AppendResult> substituted = projector_->Append(new_run_id, events, append);
+  if (!substituted.ok()) {
+    return InRun(new_run_id, Status::IOError("forked, but recording the substitutions failed: " +
+                                             substituted.status().ToString()));
+  }
+  AppendResult result = *forked;
+  result.last_sequence = substituted->last_sequence;
+  result.last_position = substituted->last_position;
+  return result;
+}
+
+}  // namespace agentlog::runtime

@@ -1,0 +1,292 @@
+// runtime/step_rules.cc: see step_rules.h. Every rule here is written down
+// in runtime/README.md ("Step rules").
+#include "runtime/step_rules.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "engine/crypto.h"
+
+namespace agentlog {
+
+uint64_t RetryBackoffMs(const RetryPolicy& policy, uint32_t failed_attempts, uint64_t draw) {
+  // base * 2^(n-1), saturating at the cap without overflowing on the way.
+  uint64_t delay = policy.base_backoff_ms;
+  // Bounded by 64 doublings: 0 never grows, anything else saturates by then.
+  for (uint32_t i = 1; i < failed_attempts && delay != 0 && delay < policy.max_backoff_ms; ++i) {
+    delay = delay > UINT64_MAX / 2 ? UINT64_MAX : delay * 2;
+  }
+  delay = std::min(delay, policy.max_backoff_ms);
+  const uint64_t half = delay / 2;
+  // Equal jitter: at least half the delay, so retries never stampede at 0.
+  return (delay - half) + (half == 0 ? 0 : draw % (half + 1));
+}
+
+std::string StepIdempotencyKey(std::string_view run_id, std::string_view step_id,
+                               std::string_view tool, std::string_view arguments_json) {
+  std::string input;
+  const auto put = [&input](std::string_view part) {
+    const uint64_t size = part.size();
+    for (int shift = 56; shift >= 0; shift -= 8) input.push_back(static_cast<char>(size >> shift));
+    input.append(part);
+  };
+  put(run_id);
+  put(step_id);
+  put(tool);
+  const internal::Hash arguments = internal::Sha256(arguments_json);
+  put(internal::HashView(arguments));
+  const internal::Hash key = internal::Sha256(input);
+  return "al1-" + internal::HexEncode(internal::HashView(key)).substr(0, 32);
+}
+
+std::string_view StepActionName(StepAction action) {
+  switch (action) {
+    case StepAction::kRun: return "run";
+    case StepAction::kCompleted: return "completed";
+    case StepAction::kInDoubt: return "in_doubt";
+    case StepAction::kNeedsApproval: return "needs_approval";
+    case StepAction::kAwaitingApproval: return "awaiting_approval";
+    case StepAction::kApprovalExpired: return "approval_expired";
+    case StepAction::kDenied: return "denied";
+    case StepAction::kRetryLater: return "retry_later";
+    case StepAction::kFailed: return "failed";
+    case StepAction::kDeadlinePassed: return "deadline_passed";
+    case StepAction::kPaused: return "paused";
+  }
+  return "unknown";
+}
+
+std::string_view RecoveryActionName(RecoveryAction action) {
+  switch (action) {
+    case RecoveryAction::kStartTurn: return "start_turn";
+    case RecoveryAction::kPlan: return "plan";
+    case RecoveryAction::kResumeStep: return "resume_step";
+    case RecoveryAction::kInDoubt: return "in_doubt";
+    case RecoveryAction::kAwaitApproval: return "await_approval";
+    case RecoveryAction::kApprovalExpired: return "approval_expired";
+    case RecoveryAction::kRetryAt: return "retry_at";
+    case RecoveryAction::kDeadlinePassed: return "deadline_passed";
+    case RecoveryAction::kPaused: return "paused";
+    case RecoveryAction::kPauseTimedOut: return "pause_timed_out";
+    case RecoveryAction::kCompleteTurn: return "complete_turn";
+    case RecoveryAction::kLeaseHeld: return "lease_held";
+    case RecoveryAction::kStale: return "stale";
+    case RecoveryAction::kCompensate: return "compensate";
+  }
+  return "unknown";
+}
+
+namespace runtime {
+namespace {
+
+using Item = RunState::PlanItem;
+using S = RunState::StepStatus;
+
+// The step's latest call as the log holds it (run_id left for the caller).
+ToolCall CallOf(const Item& item) {
+  ToolCall call;
+  call.step_id = item.id;
+  call.tool = item.tool;
+  call.proposed_arguments_json = item.arguments_json;
+  call.arguments_json = item.call_arguments_json;
+  call.idempotency_key = item.idempotency_key;
+  call.attempt = item.attempts;
+  return call;
+}
+
+// The grant that lets `item` start, or nullptr. Mutating: a grant of this
+// step. Confirm-once: a grant of this step, or any grant for the run.
+const RunState::Approval* GrantFor(const RunState& state, const Item& item) {
+  const RunState::Approval* own = state.FindApproval(item.id);
+  if (own != nullptr && own->decision == RunState::ApprovalDecision::kGranted) return own;
+  if (item.confirmation == fb::ConfirmationMode_ConfirmOnce) {
+    for (const RunState::Approval& approval : state.approvals) {
+      if (approval.decision == RunState::ApprovalDecision::kGranted &&
+          approval.scope == fb::ApprovalScope_ForRun) {
+        return &approval;
+      }
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string FormatTimeUs(int64_t time_us) {
+  if (time_us == 0) return "never";
+  const time_t seconds = static_cast<time_t>(time_us / 1000000);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+StepOutcome EvaluateStep(const RunState& state, const Item& item, int64_t now_us) {
+  // The run id is not in RunState: callers fill call.run_id.
+  StepOutcome out;
+  out.call = CallOf(item);
+  switch (item.status) {
+    case S::kCompleted:
+      out.action = StepAction::kCompleted;
+      out.output = item.output;
+      out.detail = "step " + item.id + " completed in attempt " + std::to_string(item.attempts);
+      return out;
+    case S::kRunning:
+      out.action = StepAction::kInDoubt;
+      out.detail = "step " + item.id + " started attempt " + std::to_string(item.attempts) +
+                   " with key " + item.idempotency_key +
+                   " and recorded no outcome: call the tool with that key so it de-duplicates";
+      return out;
+    case S::kFailed:
+      out.action = StepAction::kFailed;
+      out.detail = "step " + item.id + " failed after " + std::to_string(item.attempts) +
+                   " attempt(s): " + item.last_error;
+      return out;
+    case S::kCompensated:
+      out.action = StepAction::kFailed;
+      out.detail = "step " + item.id + " failed and was compensated";
+      return out;
+    case S::kDenied: {
+      const RunState::Approval* approval = state.FindApproval(item.id);
+      out.action = StepAction::kDenied;
+      out.detail = "step " + item.id + " was denied" +
+                   (approval != nullptr ? " by " + approval->decided_by +
+                                              (approval->denial_reason.empty()
+                                                   ? std::string()
+                                                   : ": " + approval->denial_reason)
+                                        : std::string());
+      return out;
+    }
+    case S::kPending:
+    case S::kAwaitingApproval:
+    case S::kApproved:
+    case S::kRetryScheduled:
+      break;
+  }
+  if (state.status == RunStatus::kPaused) {
+    out.action = StepAction::kPaused;
+    out.at_us = state.pause.timeout_at_us;
+    out.detail = "the run is paused until '" + state.pause.trigger + "'" +
+                 (out.at_us == 0 ? std::string() : " or " + FormatTimeUs(out.at_us)) +
+                 ": Resume(reason) before starting step " + item.id;
+    return out;
+  }
+  if (state.run_deadline_at_us != 0 && now_us >= state.run_deadline_at_us) {
+    out.action = StepAction::kDeadlinePassed;
+    out.at_us = state.run_deadline_at_us;
+    out.detail = "the run's deadline passed at " + FormatTimeUs(out.at_us);
+    return out;
+  }
+  for (const RunState::StepDeadline& deadline : state.step_deadlines) {
+    if (deadline.step_id == item.id && deadline.deadline_at_us != 0 &&
+        now_us >= deadline.deadline_at_us) {
+      out.action = StepAction::kDeadlinePassed;
+      out.at_us = deadline.deadline_at_us;
+      out.detail = "step " + item.id + "'s deadline passed at " + FormatTimeUs(out.at_us);
+      return out;
+    }
+  }
+  if (item.status == S::kRetryScheduled && now_us < item.retry.not_before_us) {
+    out.action = StepAction::kRetryLater;
+    out.at_us = item.retry.not_before_us;
+    out.detail = "step " + item.id + " retries (attempt " + std::to_string(item.retry.attempt) +
+                 ") not before " + FormatTimeUs(out.at_us);
+    return out;
+  }
+  const RunState::Approval* grant = nullptr;
+  if (item.confirmation != fb::ConfirmationMode_SafeReadonly) {
+    grant = GrantFor(state, item);
+    if (grant == nullptr) {
+      const RunState::Approval* request = state.FindApproval(item.id);
+      if (request != nullptr && request->decision == RunState::ApprovalDecision::kPending) {
+        out.at_us = request->expires_at_us;
+        if (request->expires_at_us != 0 && now_us >= request->expires_at_us) {
+          out.action = StepAction::kApprovalExpired;
+          out.detail = "the approval request for step " + item.id + " expired at " +
+                       FormatTimeUs(out.at_us) + " unanswered: request it again";
+        } else {
+          out.action = StepAction::kAwaitingApproval;
+          out.detail = "step " + item.id + " waits for a person's approval" +
+                       (out.at_us == 0 ? std::string() : " until " + FormatTimeUs(out.at_us));
+        }
+        return out;
+      }
+      out.action = StepAction::kNeedsApproval;
+      out.detail = "step " + item.id + " is " + ConfirmationModeName(item.confirmation) +
+                   ": it needs a grant before it starts (RequestApproval)";
+      return out;
+    }
+  }
+  out.action = StepAction::kRun;
+  out.call.attempt = item.attempts + 1;
+  out.call.arguments_json =
+      (grant != nullptr && grant->step_id == item.id && !item.edited_arguments_json.empty())
+          ? item.edited_arguments_json
+          : item.arguments_json;
+  out.detail = "step " + item.id + " runs attempt " + std::to_string(out.call.attempt);
+  return out;
+}
+
+Status BudgetError(const RunState& state, int64_t created_us, int64_t now_us) {
+  const RunState::Budget& budget = state.budget;
+  if (budget.max_steps != 0 && budget.used_steps >= budget.max_steps) {
+    return Status::LimitExceeded("step budget spent: " + std::to_string(budget.used_steps) +
+                                 " of " + std::to_string(budget.max_steps) +
+                                 " step starts used; raise it with a new BudgetSet or end the turn");
+  }
+  if (budget.max_tokens != 0 && budget.used_tokens >= budget.max_tokens) {
+    return Status::LimitExceeded("token budget spent: " + std::to_string(budget.used_tokens) +
+                                 " of " + std::to_string(budget.max_tokens) + " tokens used");
+  }
+  if (budget.max_wall_time_ms != 0 && now_us > created_us &&
+      static_cast<uint64_t>(now_us - created_us) / 1000 >= budget.max_wall_time_ms) {
+    return Status::LimitExceeded("wall-time budget spent: the run started " +
+                                 std::to_string((now_us - created_us) / 1000) + " ms ago, over its " +
+                                 std::to_string(budget.max_wall_time_ms) + " ms");
+  }
+  return Status::OK();
+}
+
+bool LeaseLive(const RunState& state, int64_t last_event_us, int64_t now_us, int64_t* expires_us) {
+  const int64_t ttl_us = static_cast<int64_t>(std::min<uint64_t>(state.lease.ttl_ms, INT64_MAX / 2000)) * 1000;
+  *expires_us = last_event_us + ttl_us;
+  return state.lease.held && now_us < *expires_us;
+}
+
+std::vector<std::string> StepsNeedingCompensation(const RunState& state) {
+  // A step left in doubt in a turn that has ended will never learn its
+  // outcome: its effect may have happened, as for a failed one.
+  const RunState::Turn* turn = state.CurrentTurn();
+  const bool turn_ended = turn != nullptr && turn->ended_sequence != 0;
+  std::vector<std::string> steps;
+  for (const Item& item : state.plan) {
+    if (item.confirmation == fb::ConfirmationMode_Mutating && item.attempts > 0 &&
+        (item.status == S::kFailed || (item.status == S::kRunning && turn_ended))) {
+      steps.push_back(item.id);
+    }
+  }
+  return steps;
+}
+
+const RunState::PlanItem* NextStep(const RunState& state) {
+  const Item* current = state.CurrentStep();
+  if (current != nullptr && current->status != S::kCompleted) return current;
+  for (const Item& item : state.plan) {
+    if (item.status != S::kCompleted) return &item;
+  }
+  return nullptr;
+}
+
+bool StepFinished(RunState::StepStatus status) {
+  return status == S::kCompleted || status == S::kFailed || status == S::kDenied ||
+         status == S::kCompensated;
+}
+
+bool RunFinished(RunStatus status) {
+  return status == RunStatus::kCompleted || status == RunStatus::kFailed;
+}
+
+}  // namespace runtime
+}  // namespace agentlog
