@@ -3,7 +3,7 @@
 #
 # Goal: every subcommand does what `agentlog --help` says and exits with the
 # documented code (0 ok, 1 corruption, 2 usage, 3 not found, 4 other).
-# Method: run the demo twice into a fresh directory, then drive verify, digest
+# Method: run `agentlog example` twice into a fresh directory, then drive verify, digest
 # and log against it, checking output shapes with grep and JSON lines with
 # agentlog_json_lines_check (nlohmann-json; no jq or python needed).
 # Corruption inside the store is tested in C++; here a forged digest stands
@@ -45,16 +45,16 @@ expect_line() {
   checks=$((checks + 1))
 }
 
-# --- demo: a fresh store, then the same store again (a new run each time) ---
-expect_exit 0 "$agentlog" demo "$db"
+# --- example: a fresh store, then the same store again (a new run each time) ---
+expect_exit 0 "$agentlog" example "$db"
 expect_line '^== appending run incident-summary-1 ' "$work/out"
 expect_line 'replayed=true' "$work/out"
 expect_line '^ok: 1 runs, 15 events verified$' "$work/out"
 expect_line '^run: +agentlog-run-v1:incident-summary-1:15:[0-9a-f]{64}$' "$work/out"
 grep -E '^\{"run":"incident-summary-1"' "$work/out" | "$check_json" 15 >/dev/null ||
-  fail "demo's JSON lines"
+  fail "example's JSON lines"
 
-expect_exit 0 "$agentlog" demo "$db"
+expect_exit 0 "$agentlog" example "$db"
 expect_line '^== appending run incident-summary-2 ' "$work/out"
 expect_line '^ok: 2 runs, 30 events verified$' "$work/out"
 
@@ -77,7 +77,7 @@ store_digest=$(cat "$work/out")
 expect_exit 0 "$agentlog" verify "$db" --against "$run_digest"
 expect_line '^ok: 1 runs, 15 events verified$' "$work/out"
 expect_exit 0 "$agentlog" verify "$db" --against "$store_digest"
-expect_exit 0 "$agentlog" demo "$db"
+expect_exit 0 "$agentlog" example "$db"
 expect_exit 0 "$agentlog" verify "$db" --against "$run_digest"
 expect_exit 0 "$agentlog" verify "$db" --against "$store_digest"
 expect_exit 0 "$agentlog" digest "$db" incident-summary-1
@@ -172,8 +172,20 @@ expect_exit 2 "$agentlog" fork "$db" incident-summary-1 --at 0 --as zero
 expect_exit 3 "$agentlog" fork "$db" no-such-run --at 1 --as orphan
 expect_exit 3 "$agentlog" log "$db" too-far
 
+# --- audit and recover (the runtime's views; tests/demo_test.sh covers a
+# runtime-made store) ---
+expect_exit 0 "$agentlog" audit "$db" incident-summary-1
+expect_line '^run incident-summary-1: chain verified over 15 events; digest agentlog-run-v1:incident-summary-1:15:' "$work/out"
+expect_line '^approval of step-3: requested .*, granted by maria.chen at ' "$work/out"
+expect_line '^tool call step-3 \(send_email\) attempt 1, key incident-summary-1/step-3/send_email, .*: completed' "$work/out"
+expect_exit 3 "$agentlog" audit "$db" no-such-run
+expect_exit 2 "$agentlog" audit "$db"
+expect_exit 0 "$agentlog" recover "$db"
+expect_line '^what-if \[running\] ' "$work/out"
+expect_exit 3 "$agentlog" recover "$work/no-such-store"
+
 # --- help: exit 0, documents the exit codes ---
-for command in "" verify digest log demo state diff fork; do
+for command in "" verify digest log example demo state diff fork audit recover; do
   # shellcheck disable=SC2086  # an empty $command must vanish
   expect_exit 0 "$agentlog" $command --help
   expect_line '^Exit codes:' "$work/out"

@@ -1,6 +1,6 @@
 // tools/agentlog_main.cc: the `agentlog` command line: argument parsing only.
-// The commands themselves are in tools/commands.cc and tools/demo_run.cc and
-// use nothing but the public API (include/agentlog/).
+// The commands themselves are in tools/*_command(s).cc, example_run.cc and
+// demo_*.cc, and use nothing but the public API (include/agentlog/).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/commands.h"
+#include "tools/demo_worker.h"
 
 namespace {
 
@@ -61,6 +62,8 @@ struct Arguments {
   std::string reason;
   CLI::Option* at_option = nullptr;
   CLI::Option* time_option = nullptr;
+  // demo-worker
+  agentlog_tools::DemoWorkerArgs worker;
 };
 
 std::optional<std::string> IfGiven(const CLI::Option* option, const std::string& value) {
@@ -120,17 +123,68 @@ void AddLog(CLI::App& app, Arguments& args) {
               kExitCodesHelp);
 }
 
+void AddExample(CLI::App& app, Arguments& args) {
+  CLI::App* example = app.add_subcommand("example", "Append a short example run through the Store API alone");
+  example->add_option("DB", args.db, "store directory (created if missing)")->required();
+  example->footer(std::string(
+                      "Appends a realistic agent run (plan, tool calls, a decision, an "
+                      "approval, an\nemail) event by event with sync durability, expected "
+                      "heads and idempotency\nkeys; retries one append to show it is "
+                      "recognized as a replay; prints the run\nas JSON lines and its "
+                      "metadata; verifies the store; prints the digests. Each\ninvocation "
+                      "adds a new run: incident-summary-1, -2, ...\n\n") +
+                  kExitCodesHelp);
+}
+
 void AddDemo(CLI::App& app, Arguments& args) {
-  CLI::App* demo = app.add_subcommand("demo", "Append a short example agent run and show it");
-  demo->add_option("DB", args.db, "store directory (created if missing)")->required();
+  CLI::App* demo = app.add_subcommand("demo", "A real agent run: crash, resume, replay, audit");
+  demo->add_option("DIR", args.db, "a new directory for the store and the services' ledger")->required();
   demo->footer(std::string(
-                   "Appends a realistic agent run (plan, tool calls, a decision, an "
-                   "approval, an\nemail) through the public API with sync durability, "
-                   "expected heads and\nidempotency keys; retries one append to show it is "
-                   "recognized as a replay;\nprints the run as JSON lines and its metadata; "
-                   "verifies the store; prints the\ndigests. Each invocation adds a new run: "
-                   "incident-summary-1, -2, ...\n\n") +
+                   "Worker processes drive an agent run through the runtime against simulated\n"
+                   "services. The first worker is SIGKILLed mid-step; recovery shows what is due;\n"
+                   "a second worker takes over, retries a timeout and asks for approval; the demo\n"
+                   "grants it as a person (editing the arguments); a third worker sends the email.\n"
+                   "Then it checks the services' ledger (the email went out exactly once), replays\n"
+                   "the run to its decision, forks it with a substituted tool answer, and prints\n"
+                   "an audit. Exits non-zero if any of those claims does not hold.\n\n") +
                kExitCodesHelp);
+}
+
+void AddDemoWorker(CLI::App& app, Arguments& args) {
+  CLI::App* worker = app.add_subcommand("demo-worker", "One worker process of `agentlog demo` (internal)");
+  worker->group("");  // not listed in --help: the demo and the crash test start it
+  worker->add_option("DIR", args.worker.dir, "the demo directory")->required();
+  worker->add_option("--worker", args.worker.worker_id, "this worker's id")->required();
+  worker->add_option("--tag", args.worker.tag, "tag for the services' ledger lines");
+  worker->add_option("--lease-ttl-ms", args.worker.lease_ttl_ms, "lease time to live")->check(WholeNumber(true));
+  worker->add_option("--retry-base-ms", args.worker.retry_base_ms, "retry backoff base")->check(WholeNumber(true));
+  worker->add_option("--kill-at-position", args.worker.kill_at_position,
+                     "SIGKILL itself once this global position is committed")->check(WholeNumber(true));
+  worker->add_option("--kill-after-effect-of", args.worker.kill_after_effect_of,
+                     "SIGKILL itself right after this tool's side effect");
+  worker->add_option("--stall-at-progress", args.worker.stall_at_progress,
+                     "stop forever after analyze_documents reports this progress")->check(WholeNumber(true));
+}
+
+void AddAudit(CLI::App& app, Arguments& args) {
+  CLI::App* audit = app.add_subcommand("audit", "Who decided what, on what facts, approved by whom");
+  audit->add_option("DB", args.db, "store directory")->required();
+  audit->add_option("RUN", args.run, "the run")->required();
+  audit->footer(std::string("Verifies the run's chain, then prints its decisions with the facts as "
+                            "they stood\nwhen each was taken, its approvals (who, when, scope, "
+                            "edited arguments), its\ntool calls with their idempotency keys and "
+                            "outcomes, and its compensations.\n\n") +
+                kExitCodesHelp);
+}
+
+void AddRecover(CLI::App& app, Arguments& args) {
+  CLI::App* recover = app.add_subcommand("recover", "What is due for every unfinished run");
+  recover->add_option("DB", args.db, "store directory")->required();
+  recover->footer(std::string("One line per run that is not finished: resume at a step, a step in "
+                              "doubt, an\napproval to wait for (until when), a retry time, a passed "
+                              "deadline, a pause,\na lease held by a worker, a stale run; and failed "
+                              "runs with steps still to\ncompensate.\n\n") +
+                  kExitCodesHelp);
 }
 
 void AddState(CLI::App& app, Arguments& args) {
@@ -190,7 +244,11 @@ int main(int argc, char** argv) {
   AddVerify(app, args);
   AddDigest(app, args);
   AddLog(app, args);
+  AddExample(app, args);
   AddDemo(app, args);
+  AddDemoWorker(app, args);
+  AddAudit(app, args);
+  AddRecover(app, args);
   AddState(app, args);
   AddDiff(app, args);
   AddFork(app, args);
@@ -224,5 +282,9 @@ int main(int argc, char** argv) {
   if (command == "fork") {
     return agentlog_tools::ForkCommand(args.db, args.run, args.at, args.new_run, args.reason);
   }
+  if (command == "example") return agentlog_tools::ExampleCommand(args.db);
+  if (command == "demo-worker") return agentlog_tools::DemoWorkerCommand(args.worker);
+  if (command == "audit") return agentlog_tools::AuditCommand(args.db, args.run);
+  if (command == "recover") return agentlog_tools::RecoverCommand(args.db);
   return agentlog_tools::DemoCommand(args.db);
 }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agentlog/agentlog.h"
 
@@ -68,8 +69,22 @@ int DiffCommand(const std::string& db, const std::string& run, uint64_t from, ui
 int ForkCommand(const std::string& db, const std::string& run, uint64_t at_sequence,
                 const std::string& new_run, const std::string& reason);
 
-// tools/demo_run.cc.
-int DemoCommand(const std::string& db);
+// tools/example_run.cc: one run appended through the Store API alone.
+int ExampleCommand(const std::string& db);
+
+// tools/demo_command.cc: the runtime demo (crash, resume, replay, audit) in DIR.
+int DemoCommand(const std::string& dir);
+
+// tools/runtime_commands.cc.
+// "2026-11-22T18:59:26.250Z"; "-" for 0.
+std::string FormatUtc(int64_t time_us);
+// Decisions with their facts, approvals, tool calls, compensations; each
+// line prefixed with `indent`.
+void PrintAudit(const agentlog::AuditReport& audit, const std::string& indent);
+// One line per run: status, action, detail, steps still to compensate.
+void PrintRecovery(const std::vector<agentlog::RecoveryItem>& items, const std::string& indent);
+int AuditCommand(const std::string& db, const std::string& run);
+int RecoverCommand(const std::string& db);
 
 }  // namespace agentlog_tools
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/run.sh: from a fresh Debian 12 machine to a running agentlog.
 #
-#   bash tools/run.sh demo   install packages, build, run `agentlog demo` on a new store
+#   bash tools/run.sh demo   install packages, build, run `agentlog demo` in a new directory
 #   bash tools/run.sh test   install packages, build, run the whole test suite (ctest)
 #
 # Packages: installed with apt-get when one is missing (as root, or through
@@ -78,15 +78,12 @@ configure_and_build() {
 }
 
 run_demo() {
-  local store
-  store=$(mktemp -d "${TMPDIR:-/tmp}/agentlog_demo.XXXXXX")
-  echo "== agentlog demo $store"
-  "$build/tools/agentlog" demo "$store"
-  echo
-  echo "The store is left in $store; explore it with, for example:"
-  echo "  $build/tools/agentlog log $store incident-summary-1 --from 10 --limit 3"
-  echo "  $build/tools/agentlog verify $store"
-  echo "  $build/tools/agentlog --help"
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/agentlog_demo.XXXXXX")
+  echo "== agentlog demo $dir"
+  # The demo ends with the commands to explore what it left in $dir.
+  "$build/tools/agentlog" demo "$dir"
+  echo "  (agentlog is $build/tools/agentlog)"
 }
 
 run_tests() {

@@ -1,5 +1,6 @@
-// tools/demo_run.cc: `agentlog demo DB`, a walk-through of one short agent
-// run through the public API, until the real demo (runtime/) exists.
+// tools/example_run.cc: `agentlog example DB`, one short agent run appended
+// event by event through the Store API alone (no runtime): what each append
+// looks like on the wire. `agentlog demo` shows the runtime on top.
 //
 // The story: a user asks the agent to summarize the open incidents and email
 // the on-call lead. The agent plans three steps, runs a read-only search,
@@ -29,7 +30,7 @@ namespace {
 
 namespace fb = agentlog::fb;
 
-// Runs one demo invocation may probe for a free name: bounds the search.
+// Runs one invocation may probe for a free name: bounds the search.
 constexpr int kMaxDemoRuns = 100000;
 constexpr char kRunPrefix[] = "incident-summary-";
 constexpr char kSessionId[] = "session-ops-demo";
@@ -37,14 +38,14 @@ constexpr char kTurnId[] = "turn-1";
 constexpr char kUserId[] = "maria.chen";
 constexpr char kAgentId[] = "ops-assistant";
 constexpr int64_t kApprovalWindowUs = int64_t{3600} * 1000 * 1000;  // one hour
-// The append the demo retries to show a replay: the send_email completion.
+// The append the example retries to show a replay: the send_email completion.
 constexpr char kRetriedKeySuffix[] = "step-3-completed";
 
 std::string Sha256(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
-    std::fprintf(stderr, "agentlog demo: BUG: EVP_Digest(SHA-256) failed\n");
+    std::fprintf(stderr, "agentlog example: BUG: EVP_Digest(SHA-256) failed\n");
     std::abort();
   }
   return std::string(reinterpret_cast<const char*>(digest), size);
@@ -346,7 +347,7 @@ agentlog::Result<std::string> FreeRunId(agentlog::Store& store) {
   }
   return agentlog::Status::LimitExceeded("the store already holds " +
                                          std::to_string(kMaxDemoRuns) +
-                                         " demo runs; use a fresh directory");
+                                         " example runs; use a fresh directory");
 }
 
 agentlog::Status PrintRun(agentlog::Store& store, const std::string& run_id) {
@@ -362,7 +363,7 @@ agentlog::Status PrintRun(agentlog::Store& store, const std::string& run_id) {
   return agentlog::Status::OK();
 }
 
-agentlog::Status RunDemo(agentlog::Store& store, const std::string& db) {
+agentlog::Status RunExample(agentlog::Store& store, const std::string& db) {
   auto run_id = FreeRunId(store);
   if (!run_id.ok()) return run_id.status();
   const RunScript script = ScriptRun(*run_id);
@@ -403,14 +404,14 @@ agentlog::Status RunDemo(agentlog::Store& store, const std::string& db) {
 
 }  // namespace
 
-int DemoCommand(const std::string& db) {
+int ExampleCommand(const std::string& db) {
   auto store = OpenStore(db, /*create=*/true);
-  if (!store.ok()) return Fail("demo", store.status());
-  if (auto status = RunDemo(**store, db); !status.ok()) return Fail("demo", status);
-  if (auto status = (*store)->Close(); !status.ok()) return Fail("demo", status);
+  if (!store.ok()) return Fail("example", store.status());
+  if (auto status = RunExample(**store, db); !status.ok()) return Fail("example", status);
+  if (auto status = (*store)->Close(); !status.ok()) return Fail("example", status);
   std::fflush(stdout);
   if (std::ferror(stdout)) {
-    std::fprintf(stderr, "agentlog demo: could not write to standard output\n");
+    std::fprintf(stderr, "agentlog example: could not write to standard output\n");
     return kExitOther;
   }
   return kExitOk;

@@ -1,0 +1,292 @@
+// tools/demo_worker.cc: the demo's agent loop. See demo_worker.h.
+//
+// The loop is written the way an embedder writes one: it keeps nothing in
+// memory that the log does not hold. Each pass reads the run's state and
+// does the next thing due -- start the turn, plan, run the next step,
+// record what a finished step taught the agent, ask for approval, complete
+// the turn -- so a worker started after a crash at any point carries on
+// from there. Every line it prints states what the runtime answered.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "tools/commands.h"
+#include "tools/demo_services.h"
+#include "tools/demo_worker.h"
+
+namespace agentlog_tools {
+namespace {
+
+using agentlog::RunState;
+using agentlog::Status;
+using agentlog::StepAction;
+
+constexpr char kTurnId[] = "turn-1";
+constexpr int64_t kHourUs = int64_t{3600} * 1000 * 1000;
+
+void Say(const DemoWorkerArgs& args, const std::string& line) {
+  std::printf("%s | %s\n", args.worker_id.c_str(), line.c_str());
+  std::fflush(stdout);
+}
+
+std::vector<agentlog::StepSpec> DemoPlan() {
+  return {
+      {"collect", "collect_documents", R"({"project":"atlas","folders":["docs","reviews"]})",
+       agentlog::fb::ConfirmationMode_SafeReadonly, "Find the project's documents"},
+      {"analyze", "analyze_documents", R"({"source":"step:collect","checks":["capacity","risks"]})",
+       agentlog::fb::ConfirmationMode_SafeReadonly, "Read and analyze every document"},
+      {"benchmarks", "fetch_benchmarks", R"({"service":"checkout","window":"7d"})",
+       agentlog::fb::ConfirmationMode_SafeReadonly, "Fetch the latest latency benchmarks"},
+      {kDemoEmailStep, "send_email",
+       R"({"to":["atlas-team@example.com"],"subject":"Atlas: document review and latency report"})",
+       agentlog::fb::ConfirmationMode_Mutating, "Email the report to the project team"},
+  };
+}
+
+// What the agent learns from a finished step, recorded once (the loop may
+// pass here again after a crash: it checks the state first).
+Status RecordLearning(agentlog::RunHandle& run, const DemoWorkerArgs& args) {
+  const RunState& s = run.state();
+  auto done = [&s](const char* id) {
+    const RunState::PlanItem* item = s.FindPlanItem(id);
+    return item != nullptr && item->status == RunState::StepStatus::kCompleted;
+  };
+  if (done("collect") && s.FindFact("documents_found") == nullptr) {
+    Say(args, "fact: documents_found = 12");
+    if (Status st = run.AddFact("documents_found", "12", "collect_documents"); !st.ok()) return st;
+  }
+  if (done("analyze") && s.FindFact("capacity_mismatch") == nullptr) {
+    Say(args, "fact: capacity_mismatch = Q3 and Q4 sheets disagree in 25 sections");
+    if (Status st = run.AddFact("capacity_mismatch", "Q3 and Q4 sheets disagree in 25 sections",
+                                "analyze_documents");
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (done("benchmarks") && s.FindFact("p99_regression") == nullptr) {
+    Say(args, "fact: p99_regression = checkout p99 230 ms vs 180 ms baseline (+28%)");
+    if (Status st = run.AddFact("p99_regression", "checkout p99 230 ms vs 180 ms baseline (+28%)",
+                                "fetch_benchmarks");
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (s.FindFact("p99_regression") != nullptr && s.decisions.empty()) {
+    Say(args, "decision: email the whole team, flagged urgent");
+    agentlog::DecisionSpec decision;
+    decision.choice = "email the report to the whole project team, flagged urgent";
+    decision.alternatives = {"post a summary in the team channel", "wait for the weekly review"};
+    decision.rationale =
+        "a 28% p99 regression and inconsistent capacity figures affect the roadmap review "
+        "on Monday; the team list reaches every owner";
+    decision.fact_keys = {"documents_found", "capacity_mismatch", "p99_regression"};
+    if (Status st = run.RecordDecision(decision); !st.ok()) return st;
+  }
+  return Status::OK();
+}
+
+// Takes the run: starts it, or resumes it once any other worker's lease
+// has lapsed (the runtime says until when).
+agentlog::Result<std::unique_ptr<agentlog::RunHandle>> TakeRun(agentlog::Runtime& runtime,
+                                                               agentlog::Store& store,
+                                                               const DemoWorkerArgs& args) {
+  if (store.GetRun(kDemoRun).status().IsNotFound()) {
+    agentlog::RunSpec spec;
+    spec.session_id = "session-atlas";
+    spec.max_steps = 20;
+    spec.deadline_at_us = agentlog::SystemClock()->NowMicros() + 24 * kHourUs;
+    Say(args, std::string("starting run ") + kDemoRun + " (lease epoch 1)");
+    return runtime.StartRun(kDemoRun, spec);
+  }
+  bool told = false;
+  for (;;) {
+    auto handle = runtime.Resume(kDemoRun);
+    if (handle.ok()) {
+      Say(args, std::string("took over run ") + kDemoRun + " at event " +
+                    std::to_string((*handle)->state().last_sequence) + " with lease epoch " +
+                    std::to_string((*handle)->lease_epoch()) + ": " +
+                    (*handle)->state().PositionSummary());
+      return handle;
+    }
+    if (!handle.status().IsBusy()) return handle.status();
+    if (!told) Say(args, "waiting: " + handle.status().message());
+    told = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+}  // namespace
+
+int DemoWorkerCommand(const DemoWorkerArgs& args) {
+  const std::string tag = args.tag.empty() ? args.worker_id : args.tag;
+  auto store = OpenStore(args.dir + "/" + kDemoStoreDir, /*create=*/true);
+  if (!store.ok()) return Fail("demo-worker", store.status());
+  agentlog::Store* db = store->get();
+  // The crash point: SIGKILL once position kill_at_position is committed.
+  auto maybe_die = [&args, db] {
+    if (args.kill_at_position != 0 && db->LastPosition() >= args.kill_at_position) {
+      raise(SIGKILL);
+    }
+  };
+
+  agentlog::RuntimeOptions options;
+  options.store = db;
+  options.clock = agentlog::SystemClock();
+  options.worker_id = args.worker_id;
+  options.lease_ttl_ms = args.lease_ttl_ms;
+  options.default_retry = {3, args.retry_base_ms, 8 * args.retry_base_ms};
+  auto runtime = agentlog::Runtime::Open(options);
+  if (!runtime.ok()) return Fail("demo-worker", runtime.status());
+  maybe_die();
+  // A worker restarted after the run ended (say, killed between completing
+  // the turn and releasing its lease) has nothing to do.
+  if (auto ended = (*runtime)->State(kDemoRun); ended.ok() && ended->CurrentTurn() != nullptr &&
+                                                ended->CurrentTurn()->ended_sequence != 0) {
+    const agentlog::RunStatus status = ended->CurrentTurn()->status;
+    Say(args, std::string("run ") + kDemoRun + " has already ended (" +
+                  std::string(agentlog::RunStatusName(status)) + ")");
+    return status == agentlog::RunStatus::kCompleted ? kWorkerDone : kWorkerRunFailed;
+  }
+  auto taken = TakeRun(**runtime, *db, args);
+  if (!taken.ok()) return Fail("demo-worker", taken.status());
+  agentlog::RunHandle& run = **taken;
+  maybe_die();
+
+  ServiceHooks hooks;
+  hooks.tag = tag;
+  hooks.progress = [&](uint64_t done, uint64_t total, const std::string& message) {
+    maybe_die();
+    Status s = run.ReportProgress("analyze", done, total, message);
+    if (!s.ok()) Say(args, "progress not recorded: " + s.ToString());
+    Say(args, "  analyze_documents progress " + std::to_string(done) + "/" +
+                  std::to_string(total) + " (" + message + ")");
+    maybe_die();
+    if (args.stall_at_progress != 0 && done == args.stall_at_progress) {
+      Say(args, "  ...still analyzing (this worker is about to be killed)");
+      for (;;) pause();  // the demo sends SIGKILL here, mid-step
+    }
+  };
+  hooks.after_effect = [&](const std::string& tool) {
+    if (tool == args.kill_after_effect_of) raise(SIGKILL);
+    maybe_die();
+  };
+  const Ledger ledger(args.dir + "/" + kDemoLedgerFile);
+  // Each tool checks the crash point on entry, before its side effect.
+  std::map<std::string, agentlog::Tool> tools = DemoTools(ledger, hooks);
+  for (auto& [name, tool] : tools) {
+    tool = [&maybe_die, inner = tool](const agentlog::ToolCall& call) {
+      maybe_die();
+      return inner(call);
+    };
+  }
+
+  auto fail = [&](const Status& status) { return Fail("demo-worker", status); };
+  for (;;) {
+    maybe_die();
+    const RunState& s = run.state();
+    const RunState::Turn* turn = s.CurrentTurn();
+    if (turn == nullptr) {
+      Say(args, "turn-1: \"Analyze the project's documents and send the report to the team\"");
+      if (Status st = run.StartTurn(kTurnId,
+                                    "Analyze the project's documents and send the report to the team",
+                                    "analyze(atlas docs) + benchmarks -> email(atlas-team)");
+          !st.ok()) {
+        return fail(st);
+      }
+      continue;
+    }
+    if (turn->ended_sequence != 0) {
+      const agentlog::RunStatus ended = turn->status;  // `turn` points into state Release changes
+      Say(args, "the turn has ended (" + std::string(agentlog::RunStatusName(ended)) + ")");
+      if (Status st = run.Release(); !st.ok()) return fail(st);
+      return ended == agentlog::RunStatus::kCompleted ? kWorkerDone : kWorkerRunFailed;
+    }
+    if (s.plan.empty()) {
+      Say(args, "plan: collect -> analyze -> benchmarks -> send-report (mutating)");
+      const std::vector<agentlog::StepSpec> plan = DemoPlan();
+      if (Status st = run.Plan(plan); !st.ok()) return fail(st);
+      continue;
+    }
+    if (Status st = RecordLearning(run, args); !st.ok()) return fail(st);
+    maybe_die();
+    const RunState::PlanItem* next = nullptr;
+    for (const RunState::PlanItem& item : run.state().plan) {
+      if (item.status != RunState::StepStatus::kCompleted) {
+        next = &item;
+        break;
+      }
+    }
+    if (next == nullptr) {
+      Say(args, "all 4 steps done: completing the turn");
+      if (Status st = run.CompleteTurn("Report sent to the Atlas team: 25 capacity mismatches, "
+                                       "checkout p99 +28% over baseline.");
+          !st.ok()) {
+        return fail(st);
+      }
+      continue;
+    }
+    const std::string step = next->id;
+    const std::string tool = next->tool;
+    auto outcome = run.RunStep(step, tools.at(tool));
+    if (!outcome.ok()) return fail(outcome.status());
+    const agentlog::StepOutcome& o = *outcome;
+    switch (o.action) {
+      case StepAction::kCompleted:
+        if (o.in_doubt) {
+          Say(args, "step " + step + " was in doubt (attempt " + std::to_string(o.call.attempt) +
+                        " started, no outcome logged): called " + tool + " again with key " +
+                        o.call.idempotency_key + " so the service de-duplicates");
+        }
+        Say(args, "step " + step + " (" + tool + "): " +
+                      (o.tool_called ? "completed, attempt " + std::to_string(o.call.attempt) +
+                                           ", key " + o.call.idempotency_key
+                                     : "already completed in the log; not called again") +
+                      " [" + std::to_string(o.output.size()) + " bytes of output]");
+        break;
+      case StepAction::kRetryLater: {
+        Say(args, "step " + step + " (" + tool + "): " + o.detail);
+        const int64_t wait_us = o.at_us - agentlog::SystemClock()->NowMicros();
+        if (wait_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
+        break;
+      }
+      case StepAction::kNeedsApproval:
+      case StepAction::kApprovalExpired: {
+        const int64_t expires = agentlog::SystemClock()->NowMicros() + kHourUs;
+        Say(args, "step " + step + " is mutating: requesting approval (expires in 1 h)");
+        if (Status st = run.RequestApproval(step, "Send the Atlas report to atlas-team@example.com",
+                                            expires);
+            !st.ok()) {
+          return fail(st);
+        }
+        [[fallthrough]];
+      }
+      case StepAction::kAwaitingApproval:
+        Say(args, "waiting for a person: releasing the lease and exiting");
+        if (Status st = run.Release(); !st.ok()) return fail(st);
+        return kWorkerAwaitingApproval;
+      case StepAction::kPaused:
+        Say(args, "step " + step + ": " + o.detail + "; exiting");
+        if (Status st = run.Release(); !st.ok()) return fail(st);
+        return kWorkerPaused;
+      case StepAction::kDenied:
+      case StepAction::kFailed:
+      case StepAction::kDeadlinePassed:
+        Say(args, "step " + step + ": " + o.detail);
+        if (run.state().CurrentTurn()->ended_sequence == 0) {
+          if (Status st = run.FailTurn(o.detail); !st.ok()) return fail(st);
+        }
+        if (Status st = run.Release(); !st.ok()) return fail(st);
+        return kWorkerRunFailed;
+      case StepAction::kRun:
+      case StepAction::kInDoubt:
+        // RunStep runs both itself; seeing them here is a bug in the runtime.
+        return fail(Status::Corruption("RunStep returned " +
+                                       std::string(agentlog::StepActionName(o.action))));
+    }
+  }
+}
+
+}  // namespace agentlog_tools
