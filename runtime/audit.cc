@@ -5,6 +5,7 @@
 // built from a history that does not check.
 #include <map>
 
+#include "engine/assert.h"
 #include "engine/crypto.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/step_rules.h"
@@ -45,6 +46,12 @@ Result<AuditReport> RuntimeImpl::Audit(std::string_view run_id) {
 
   std::map<std::string, AuditReport::FactUsed, std::less<>> facts;
   ReadOptions read;
+  // Only the history the digest covers: "agentlog-run-v1:RUN:SEQ:HEX" (run
+  // ids may hold ':', so SEQ is read from the right).
+  const size_t hex_colon = report.digest.rfind(':');
+  const size_t seq_colon = report.digest.rfind(':', hex_colon - 1);
+  AGENTLOG_ASSERT(hex_colon != std::string::npos && seq_colon != std::string::npos);
+  read.to_sequence = std::stoull(report.digest.substr(seq_colon + 1, hex_colon - seq_colon - 1));
   for (;;) {
     Result<std::vector<Event>> events = options_.store->ReadRun(run_id, read);
     if (!events.ok()) return events.status();

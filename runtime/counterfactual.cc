@@ -3,6 +3,8 @@
 // step running at that point, or a person's answer to a pending approval.
 // Nothing runs live; every substitution is checked against the state at the
 // fork point before anything is written.
+#include <set>
+
 #include "engine/crypto.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/step_rules.h"
@@ -17,12 +19,17 @@ Result<AppendResult> RuntimeImpl::Counterfactual(std::string_view parent_run_id,
   if (!at.ok()) return at.status();
   const RunState& state = *at;
   std::vector<EventInput> events;
+  std::set<std::string_view> substituted;
   for (const Substitution& sub : substitutions) {
+    if (!substituted.insert(sub.step_id).second) {
+      return Status::InvalidArgument("Counterfactual: step " + sub.step_id +
+                                     " has two substitutions; give one answer per step");
+    }
     const std::string where = "Counterfactual: step " + sub.step_id + " at event " +
                               std::to_string(at_sequence) + " of run " + std::string(parent_run_id);
     Envelope e = AgentEnvelope(state, sub.step_id);
     e.actor_kind = ActorKind::kSystem;
-    e.actor_id = "counterfactual";
+    e.actor_id = kCounterfactualActor;
     switch (sub.kind) {
       case Substitution::Kind::kToolOutput:
       case Substitution::Kind::kToolFailure: {
@@ -66,23 +73,25 @@ Result<AppendResult> RuntimeImpl::Counterfactual(std::string_view parent_run_id,
   ForkOptions fork;
   fork.durability = options_.durability;
   fork.reason = std::string(reason);
-  fork.actor_id = options_.worker_id;
+  fork.actor_id = kCounterfactualActor;  // how Recover and Resume tell the branch apart
   Result<AppendResult> forked = options_.store->Fork(parent_run_id, at_sequence, new_run_id, fork);
   if (!forked.ok()) return forked.status();
   if (events.empty()) return forked;
   AppendOptions append;
   append.durability = options_.durability;
   append.expected_head = forked->last_sequence;
-  // The fork exists now; were this append to fail (I/O), the fork stands
-  // without substitutions and says so in the error.
-  Result<AppendResult> substituted = projector_->Append(new_run_id, events, append);
-  if (!substituted.ok()) {
-    return InRun(new_run_id, Status::IOError("forked, but recording the substitutions failed: " +
-                                             substituted.status().ToString()));
+  // The fork exists now; were this append refused (a size limit, I/O), the
+  // fork stands without substitutions, and the error, with its own code,
+  // says so.
+  Result<AppendResult> recorded = projector_->Append(new_run_id, events, append);
+  if (!recorded.ok()) {
+    return InRun(new_run_id, WithMessage(recorded.status(),
+                                         "forked, but recording the substitutions failed: " +
+                                             recorded.status().message()));
   }
   AppendResult result = *forked;
-  result.last_sequence = substituted->last_sequence;
-  result.last_position = substituted->last_position;
+  result.last_sequence = recorded->last_sequence;
+  result.last_position = recorded->last_position;
   return result;
 }
 

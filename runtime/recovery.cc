@@ -39,10 +39,11 @@ RecoveryAction ForStep(StepAction action) {
     case StepAction::kRetryLater: return RecoveryAction::kRetryAt;
     case StepAction::kDeadlinePassed: return RecoveryAction::kDeadlinePassed;
     case StepAction::kPaused: return RecoveryAction::kPaused;
-    case StepAction::kRun:
-    case StepAction::kNeedsApproval:
     case StepAction::kDenied:
     case StepAction::kFailed:
+      return RecoveryAction::kReviseOrFail;
+    case StepAction::kRun:
+    case StepAction::kNeedsApproval:
     case StepAction::kCompleted:
       break;
   }
@@ -67,6 +68,14 @@ Result<RecoveryItem> RuntimeImpl::RecoverRun(const RunInfo& info, int64_t now) {
     item.detail = std::move(detail);
     return item;
   };
+  Result<bool> branch = IsCounterfactual(info.run_id, state);
+  if (!branch.ok()) return branch.status();
+  if (*branch) {
+    return set(RecoveryAction::kCounterfactual, "", 0,
+               "a what-if branch of " + state.fork.parent_run_id + " at event " +
+                   std::to_string(state.fork.fork_sequence) +
+                   ": nothing on it runs live (OpenReplay, agentlog state)");
+  }
   if (info.status == RunStatus::kFailed) {
     std::string steps;
     for (const std::string& step : item.needs_compensation) steps += (steps.empty() ? "" : ", ") + step;
@@ -85,6 +94,15 @@ Result<RecoveryItem> RuntimeImpl::RecoverRun(const RunInfo& info, int64_t now) {
                "no event since " + FormatTimeUs(info.last_event_us) +
                    ": check it before resuming (" + state.PositionSummary() + ")");
   }
+  // A step in doubt comes first: until its outcome is settled, nothing else
+  // about the run can be decided safely.
+  const RunState::Turn* turn = state.CurrentTurn();
+  const bool open = turn != nullptr && turn->ended_sequence == 0;
+  if (const RunState::PlanItem* next = open ? NextStep(state) : nullptr;
+      next != nullptr && next->status == RunState::StepStatus::kRunning) {
+    const StepOutcome where = EvaluateStep(state, *next, now);
+    return set(RecoveryAction::kInDoubt, next->id, 0, where.detail);
+  }
   if (state.run_deadline_at_us != 0 && now >= state.run_deadline_at_us) {
     return set(RecoveryAction::kDeadlinePassed, "", state.run_deadline_at_us,
                "the run's deadline passed at " + FormatTimeUs(state.run_deadline_at_us));
@@ -101,10 +119,7 @@ Result<RecoveryItem> RuntimeImpl::RecoverRun(const RunInfo& info, int64_t now) {
                         ? std::string()
                         : " or " + FormatTimeUs(state.pause.timeout_at_us)));
   }
-  const RunState::Turn* turn = state.CurrentTurn();
-  if (turn == nullptr || turn->ended_sequence != 0) {
-    return set(RecoveryAction::kStartTurn, "", 0, "no open turn");
-  }
+  if (!open) return set(RecoveryAction::kStartTurn, "", 0, "no open turn");
   if (state.plan.empty()) return set(RecoveryAction::kPlan, "", 0, "turn " + turn->id + " has no plan");
   const RunState::PlanItem* next = NextStep(state);
   if (next == nullptr) {

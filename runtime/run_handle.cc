@@ -47,6 +47,14 @@ class RunHandleImpl final : public RunHandle {
       return Status::InvalidArgument("StartTurn: turn " + open->id + " of run " + run_id_ +
                                      " is still open; complete or fail it first");
     }
+    // The next turn's plan replaces this one: what still needs undoing
+    // would drop out of sight.
+    if (const std::vector<std::string> owed = StepsNeedingCompensation(state()); !owed.empty()) {
+      return Status::InvalidArgument("StartTurn: step " + owed.front() + " of turn " +
+                                     state().current_turn_id + " of run " + run_id_ +
+                                     " failed after its effect may have happened; "
+                                     "RecordCompensation first");
+    }
     Envelope e = Agent("");  // the agent records what the user asked
     e.turn_id = std::string(turn_id);
     return Write({TurnStartedEvent(e, message_text, normalized_command, session_id_)});
@@ -78,12 +86,7 @@ class RunHandleImpl final : public RunHandle {
   Status CompleteTurn(std::string_view output_text) override {
     if (Status s = Prepare("CompleteTurn"); !s.ok()) return s;
     if (OpenTurn() == nullptr) return NoOpenTurn("CompleteTurn");
-    for (const RunState::PlanItem& item : state().plan) {
-      if (item.status == S::kRunning) {
-        return Status::InvalidArgument("CompleteTurn: step " + item.id +
-                                       " is running; record its outcome first");
-      }
-    }
+    if (Status s = NoneRunning("CompleteTurn"); !s.ok()) return s;
     return Write({TurnCompletedEvent(Agent(""), output_text)});
   }
 
@@ -91,6 +94,7 @@ class RunHandleImpl final : public RunHandle {
     if (Status s = Prepare("FailTurn"); !s.ok()) return s;
     if (OpenTurn() == nullptr) return NoOpenTurn("FailTurn");
     if (error.empty()) return Status::InvalidArgument("FailTurn: give the error");
+    if (Status s = NoneRunning("FailTurn"); !s.ok()) return s;
     return Write({TurnFailedEvent(Agent(""), error)});
   }
 
@@ -126,15 +130,18 @@ class RunHandleImpl final : public RunHandle {
     }
     if (OpenTurn() == nullptr) return NoOpenTurn("BeginStep");
     if (Status s = BudgetError(state(), created_us_, now); !s.ok()) return InRun(run_id_, s);
-    out.call.idempotency_key =
-        StepIdempotencyKey(run_id_, item->id, item->tool, out.call.arguments_json);
+    out.call.idempotency_key = StepIdempotencyKey(run_id_, state().current_turn_id, item->id,
+                                                  item->tool, out.call.arguments_json);
     Envelope e = Agent(item->id);
-    std::vector<EventInput> events{ToolStartedEvent(e, item->tool, out.call.arguments_json,
-                                                    out.call.idempotency_key, out.call.attempt)};
+    // The step's cost first: ToolStarted ends the append, so a fork at a
+    // ToolStarted (Counterfactual) keeps the whole append.
+    std::vector<EventInput> events;
     if (state().budget.max_steps != 0 || state().budget.max_wall_time_ms != 0 ||
         state().budget.max_tokens != 0) {
       events.push_back(BudgetConsumedEvent(e, 1, 0, 0));
     }
+    events.push_back(ToolStartedEvent(e, item->tool, out.call.arguments_json,
+                                      out.call.idempotency_key, out.call.attempt));
     if (Status s = Write(std::move(events)); !s.ok()) return s;
     return out;
   }
@@ -193,7 +200,11 @@ class RunHandleImpl final : public RunHandle {
     // blob, never a reference to nothing), then both events in one append.
     Result<std::string> stored = runtime_->store()->PutBlob(output, runtime_->options().durability);
     if (!stored.ok()) return InRun(run_id_, stored.status());
-    const std::string artifact_id = "output:" + item.id + ":" + std::to_string(item.attempts);
+    std::string artifact_id = "output:" + state().current_turn_id + ":" + item.id + ":" +
+                              std::to_string(item.attempts);
+    if (state().FindArtifact(artifact_id) != nullptr) {  // taken by a StoreArtifact
+      artifact_id += ":" + std::to_string(state().last_sequence + 1);
+    }
     return Write({ArtifactStoredEvent(e, artifact_id, "application/octet-stream",
                                       "output of step " + item.id + " (" + item.tool + ")",
                                       output.size(), hash_bytes),
@@ -266,7 +277,8 @@ class RunHandleImpl final : public RunHandle {
                                      " never started; there is no effect to undo");
     }
     if (tool.empty()) return Status::InvalidArgument("RecordCompensation: no tool");
-    std::string key = StepIdempotencyKey(run_id_, "undo:" + item->id, tool, arguments_json);
+    std::string key = CompensationIdempotencyKey(run_id_, state().current_turn_id, item->id, tool,
+                                                 arguments_json);
     if (Status s = Write({CompensationRecordedEvent(Agent(item->id), item->id, tool, arguments_json, key)});
         !s.ok()) {
       return s;
@@ -468,6 +480,20 @@ class RunHandleImpl final : public RunHandle {
                                      ", not running (BeginStep starts it)");
     }
     return item;
+  }
+
+  // A turn ends only once each started step has an outcome: a step left in
+  // doubt by an ended turn could never be settled (FailStep records
+  // "outcome unknown" when that is the truth).
+  Status NoneRunning(std::string_view call) const {
+    for (const RunState::PlanItem& item : state().plan) {
+      if (item.status == S::kRunning) {
+        return Status::InvalidArgument(std::string(call) + ": step " + item.id +
+                                       " is running; record its outcome first (CompleteStep, "
+                                       "or FailStep if it is unknown)");
+      }
+    }
+    return Status::OK();
   }
 
   const RunState::Turn* OpenTurn() const {

@@ -36,9 +36,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const RuntimeOptions& options) {
 
 namespace runtime {
 
-Status InRun(std::string_view run_id, const Status& status) {
-  if (status.ok()) return Status::OK();
-  std::string message = "run " + std::string(run_id) + ": " + status.message();
+Status WithMessage(const Status& status, std::string message) {
   switch (status.code()) {
     case Code::kNotFound: return Status::NotFound(std::move(message));
     case Code::kConflict: return Status::Conflict(std::move(message));
@@ -54,6 +52,15 @@ Status InRun(std::string_view run_id, const Status& status) {
   return Status::OK();
 }
 
+Status InRun(std::string_view run_id, const Status& status) {
+  if (status.ok()) return Status::OK();
+  // The store's messages name the run already ("run \"r\" ...").
+  if (status.message().find(std::string(run_id)) != std::string::npos) {
+    return WithMessage(status, status.message());
+  }
+  return WithMessage(status, "run " + std::string(run_id) + ": " + status.message());
+}
+
 namespace {
 
 uint64_t Seed(const RuntimeOptions& options) {
@@ -67,7 +74,7 @@ RuntimeImpl::RuntimeImpl(const RuntimeOptions& options, std::unique_ptr<Projecto
     : options_(options), projector_(std::move(projector)), random_(Seed(options)) {}
 
 uint64_t RuntimeImpl::Draw() {
-  std::lock_guard<std::mutex> lock(random_mutex_);
+  internal::MutexLock lock(&random_mutex_);
   return random_();
 }
 
@@ -152,6 +159,12 @@ Result<std::unique_ptr<RunHandle>> RuntimeImpl::Resume(std::string_view run_id,
   if (!info.ok()) return info.status();
   Result<RunState> state = State(run_id);
   if (!state.ok()) return state.status();
+  if (Result<bool> branch = IsCounterfactual(run_id, *state); !branch.ok() || *branch) {
+    if (!branch.ok()) return branch.status();
+    return Status::InvalidArgument("Resume: run " + std::string(run_id) +
+                                   " is a counterfactual branch: nothing on it runs live "
+                                   "(OpenReplay reads it)");
+  }
   const int64_t now = Now();
   int64_t expires = 0;
   if (LeaseLive(*state, info->last_event_us, now, &expires) &&
@@ -208,16 +221,25 @@ Status RuntimeImpl::Answer(std::string_view run_id, std::string_view step_id, st
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     Result<RunState> state = State(run_id);
     if (!state.ok()) return state.status();
-    const RunState::Approval* approval = state->FindApproval(step_id);
+    const RunState::Approval* approval = CurrentRequest(*state, step_id);
     if (approval == nullptr || approval->requested_sequence == 0) {
       return Status::NotFound("run " + std::string(run_id) + " has no approval request for step " +
-                              std::string(step_id));
+                              std::string(step_id) + " in its current turn and plan");
     }
     if (approval->decision != RunState::ApprovalDecision::kPending) {
       return Status::InvalidArgument(
           "the approval request for step " + std::string(step_id) + " of run " +
           std::string(run_id) + " was already " +
           std::string(ApprovalDecisionName(approval->decision)) + " by " + approval->decided_by);
+    }
+    // A step that already ran (on a for_run grant) or stopped must not be
+    // moved back to approved or denied by a late answer.
+    const RunState::PlanItem* item = state->FindPlanItem(step_id);
+    if (item != nullptr && item->status != RunState::StepStatus::kAwaitingApproval) {
+      return Status::InvalidArgument("step " + std::string(step_id) + " of run " +
+                                     std::string(run_id) + " is " +
+                                     std::string(StepStatusName(item->status)) +
+                                     "; its approval request no longer needs an answer");
     }
     if (approval->expires_at_us != 0 && Now() >= approval->expires_at_us) {
       return Status::InvalidArgument("the approval request for step " + std::string(step_id) +
@@ -255,6 +277,18 @@ Status RuntimeImpl::Deny(std::string_view run_id, std::string_view step_id, std:
                          std::string_view reason) {
   return Answer(run_id, step_id, by,
                 [&](const Envelope& e) { return ApprovalDeniedEvent(e, by, reason); });
+}
+
+Result<bool> RuntimeImpl::IsCounterfactual(std::string_view run_id, const RunState& state) {
+  if (state.fork.sequence == 0) return false;
+  // Its own RunForked names who made it.
+  ReadOptions read;
+  read.from_sequence = state.fork.sequence;
+  read.to_sequence = state.fork.sequence;
+  read.limit = 1;
+  Result<std::vector<Event>> forked = options_.store->ReadRun(run_id, read);
+  if (!forked.ok()) return forked.status();
+  return !forked->empty() && forked->front().actor_id() == kCounterfactualActor;
 }
 
 Result<RunState> RuntimeImpl::State(std::string_view run_id) {

@@ -13,9 +13,13 @@
 
 #include "agentlog/projector.h"
 #include "agentlog/runtime.h"
+#include "engine/mutex.h"
 #include "runtime/payloads.h"
 
 namespace agentlog::runtime {
+
+// The actor id of a counterfactual fork's RunForked and substitutions.
+inline constexpr char kCounterfactualActor[] = "counterfactual";
 
 class RuntimeImpl final : public Runtime {
  public:
@@ -51,6 +55,9 @@ class RuntimeImpl final : public Runtime {
   RetryPolicy PolicyFor(std::string_view step_id, std::string_view tool) const;
   // An agent-actor envelope for the run's current turn.
   Envelope AgentEnvelope(const RunState& state, std::string_view step_id) const;
+  // True when the run is a branch Counterfactual made (its RunForked's
+  // actor is kCounterfactualActor): it is explored, never resumed live.
+  Result<bool> IsCounterfactual(std::string_view run_id, const RunState& state);
   // The recorded output of a completed step: verbatim, or its artifact's
   // blob checked against the recorded hash.
   Result<std::string> RecordedOutput(const RunState& state, const RunState::PlanItem& item);
@@ -66,8 +73,8 @@ class RuntimeImpl final : public Runtime {
 
   const RuntimeOptions options_;
   const std::unique_ptr<Projector> projector_;
-  std::mutex random_mutex_;
-  std::mt19937_64 random_;                 // GUARDED_BY(random_mutex_)
+  internal::Mutex random_mutex_;
+  std::mt19937_64 random_ GUARDED_BY(random_mutex_);
 };
 
 // The handle over a run: a lease holder's (epoch > 0) or a replay's.
@@ -76,7 +83,9 @@ std::unique_ptr<RunHandle> NewRunHandle(RuntimeImpl* runtime, std::string run_id
                                         bool replay, std::unique_ptr<ProjectionState> state,
                                         const RunInfo& info);
 
-// "run R: " prefixed to a status's message, code kept.
+// `status`'s code with another message (OK stays OK).
+Status WithMessage(const Status& status, std::string message);
+// "run R: " prefixed to a status's message unless it names R already; code kept.
 Status InRun(std::string_view run_id, const Status& status);
 
 }  // namespace agentlog::runtime

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "engine/assert.h"
 #include "engine/crypto.h"
 
 namespace agentlog {
@@ -23,22 +24,42 @@ uint64_t RetryBackoffMs(const RetryPolicy& policy, uint32_t failed_attempts, uin
   return (delay - half) + (half == 0 ? 0 : draw % (half + 1));
 }
 
-std::string StepIdempotencyKey(std::string_view run_id, std::string_view step_id,
-                               std::string_view tool, std::string_view arguments_json) {
+namespace {
+
+// `prefix` and 32 hex digits of SHA-256 over the length-prefixed (8-byte
+// big-endian) parts and the SHA-256 of `arguments_json`. The prefix keeps
+// step keys and compensation keys apart even for equal parts.
+std::string KeyOf(std::string_view prefix, std::initializer_list<std::string_view> parts,
+                  std::string_view arguments_json) {
   std::string input;
   const auto put = [&input](std::string_view part) {
     const uint64_t size = part.size();
     for (int shift = 56; shift >= 0; shift -= 8) input.push_back(static_cast<char>(size >> shift));
     input.append(part);
   };
-  put(run_id);
-  put(step_id);
-  put(tool);
+  put(prefix);
+  for (std::string_view part : parts) put(part);
   const internal::Hash arguments = internal::Sha256(arguments_json);
   put(internal::HashView(arguments));
   const internal::Hash key = internal::Sha256(input);
-  return "al1-" + internal::HexEncode(internal::HashView(key)).substr(0, 32);
+  return std::string(prefix) + internal::HexEncode(internal::HashView(key)).substr(0, 32);
 }
+
+}  // namespace
+
+std::string StepIdempotencyKey(std::string_view run_id, std::string_view turn_id,
+                               std::string_view step_id, std::string_view tool,
+                               std::string_view arguments_json) {
+  return KeyOf("al1-", {run_id, turn_id, step_id, tool}, arguments_json);
+}
+
+namespace runtime {
+std::string CompensationIdempotencyKey(std::string_view run_id, std::string_view turn_id,
+                                       std::string_view step_id, std::string_view tool,
+                                       std::string_view arguments_json) {
+  return KeyOf("al1u-", {run_id, turn_id, step_id, tool}, arguments_json);
+}
+}  // namespace runtime
 
 std::string_view StepActionName(StepAction action) {
   switch (action) {
@@ -73,6 +94,8 @@ std::string_view RecoveryActionName(RecoveryAction action) {
     case RecoveryAction::kLeaseHeld: return "lease_held";
     case RecoveryAction::kStale: return "stale";
     case RecoveryAction::kCompensate: return "compensate";
+    case RecoveryAction::kReviseOrFail: return "revise_or_fail";
+    case RecoveryAction::kCounterfactual: return "counterfactual";
   }
   return "unknown";
 }
@@ -95,11 +118,32 @@ ToolCall CallOf(const Item& item) {
   return call;
 }
 
+}  // namespace
+
+uint64_t ApprovalWindowStart(const RunState& state) {
+  const RunState::Turn* turn = state.CurrentTurn();
+  return std::max(turn != nullptr ? turn->started_sequence : 0, state.plan_revision.sequence);
+}
+
+const RunState::Approval* CurrentRequest(const RunState& state, std::string_view step_id) {
+  const RunState::Approval* approval = state.FindApproval(step_id);
+  if (approval == nullptr || approval->requested_sequence <= ApprovalWindowStart(state)) return nullptr;
+  return approval;
+}
+
+namespace {
+
 // The grant that lets `item` start, or nullptr. Mutating: a grant of this
-// step. Confirm-once: a grant of this step, or any grant for the run.
+// step in the current window (this turn, since the plan's last revision:
+// a grant of another turn's step of the same id, or of the step as it was
+// before a revision, does not count). Confirm-once: such a grant, or any
+// grant with scope for_run.
 const RunState::Approval* GrantFor(const RunState& state, const Item& item) {
   const RunState::Approval* own = state.FindApproval(item.id);
-  if (own != nullptr && own->decision == RunState::ApprovalDecision::kGranted) return own;
+  if (own != nullptr && own->decision == RunState::ApprovalDecision::kGranted &&
+      own->decided_sequence > ApprovalWindowStart(state)) {
+    return own;
+  }
   if (item.confirmation == fb::ConfirmationMode_ConfirmOnce) {
     for (const RunState::Approval& approval : state.approvals) {
       if (approval.decision == RunState::ApprovalDecision::kGranted &&
@@ -124,6 +168,7 @@ std::string FormatTimeUs(int64_t time_us) {
 }
 
 StepOutcome EvaluateStep(const RunState& state, const Item& item, int64_t now_us) {
+  AGENTLOG_ASSERT(state.FindPlanItem(item.id) == &item);
   // The run id is not in RunState: callers fill call.run_id.
   StepOutcome out;
   out.call = CallOf(item);
@@ -149,7 +194,7 @@ StepOutcome EvaluateStep(const RunState& state, const Item& item, int64_t now_us
       out.detail = "step " + item.id + " failed and was compensated";
       return out;
     case S::kDenied: {
-      const RunState::Approval* approval = state.FindApproval(item.id);
+      const RunState::Approval* approval = CurrentRequest(state, item.id);
       out.action = StepAction::kDenied;
       out.detail = "step " + item.id + " was denied" +
                    (approval != nullptr ? " by " + approval->decided_by +
@@ -199,7 +244,7 @@ StepOutcome EvaluateStep(const RunState& state, const Item& item, int64_t now_us
   if (item.confirmation != fb::ConfirmationMode_SafeReadonly) {
     grant = GrantFor(state, item);
     if (grant == nullptr) {
-      const RunState::Approval* request = state.FindApproval(item.id);
+      const RunState::Approval* request = CurrentRequest(state, item.id);
       if (request != nullptr && request->decision == RunState::ApprovalDecision::kPending) {
         out.at_us = request->expires_at_us;
         if (request->expires_at_us != 0 && now_us >= request->expires_at_us) {
@@ -234,7 +279,8 @@ Status BudgetError(const RunState& state, int64_t created_us, int64_t now_us) {
   if (budget.max_steps != 0 && budget.used_steps >= budget.max_steps) {
     return Status::LimitExceeded("step budget spent: " + std::to_string(budget.used_steps) +
                                  " of " + std::to_string(budget.max_steps) +
-                                 " step starts used; raise it with a new BudgetSet or end the turn");
+                                 " step starts used; the run can start no more steps: complete or "
+                                 "fail the turn");
   }
   if (budget.max_tokens != 0 && budget.used_tokens >= budget.max_tokens) {
     return Status::LimitExceeded("token budget spent: " + std::to_string(budget.used_tokens) +

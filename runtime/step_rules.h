@@ -39,6 +39,19 @@ std::string FormatTimeUs(int64_t time_us);
 // else the first planned item not completed; nullptr when every item is done.
 const RunState::PlanItem* NextStep(const RunState& state);
 
+// Approvals count only when given in the current window: after the current
+// turn started and after the plan's last revision. The window's first
+// sequence (exclusive).
+uint64_t ApprovalWindowStart(const RunState& state);
+// The step's approval request if it was made in the current window.
+const RunState::Approval* CurrentRequest(const RunState& state, std::string_view step_id);
+
+// Like StepIdempotencyKey, in a domain of its own ("al1u-"): the key of the
+// call that undoes a step.
+std::string CompensationIdempotencyKey(std::string_view run_id, std::string_view turn_id,
+                                       std::string_view step_id, std::string_view tool,
+                                       std::string_view arguments_json);
+
 bool StepFinished(RunState::StepStatus status);  // completed, failed, denied, compensated
 bool RunFinished(RunStatus status);              // completed or failed
 

@@ -10,7 +10,9 @@
 // boundary of the scripted run. Four more scenarios kill it right after a
 // tool's side effect, before its outcome is logged (the in-doubt case). After
 // the kill, workers are restarted (and the approval granted through the
-// Runtime API when one asks) until the run completes. Then:
+// Runtime API when one asks) until the run completes: the same worker id,
+// or (third case, some kill points) another worker that must wait out the
+// dead one's lease and take the run over with the next epoch. Then:
 //  * every step completed in the log at the kill is never called again;
 //  * send_email and analyze_documents (which de-duplicate on the key)
 //    applied their effect exactly once; an in-doubt step was called again
@@ -44,11 +46,18 @@ struct Exit {
 };
 
 // Runs one worker to its end; its output goes to /dev/null.
-// The worker id stays the same (a restarted process takes its own lease
-// over at once); `tag` marks its calls in the services' ledger.
-Exit RunWorker(const std::string& dir, const std::string& tag, const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {AGENTLOG_CLI_PATH, "demo-worker", dir, "--worker", "worker-1",
-                                   "--tag", tag, "--lease-ttl-ms", "600000", "--retry-base-ms", "2"};
+// Who restarts after the kill: the same worker (it takes its own lease over
+// at once), or another one, which must wait for the dead one's lease.
+struct Restart {
+  std::string worker = "worker-1";
+  std::string lease_ttl_ms = "600000";
+};
+
+// `tag` marks the worker's calls in the services' ledger.
+Exit RunWorker(const std::string& dir, const std::string& worker, const std::string& ttl_ms,
+               const std::string& tag, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {AGENTLOG_CLI_PATH, "demo-worker", dir, "--worker", worker,
+                                   "--tag", tag, "--lease-ttl-ms", ttl_ms, "--retry-base-ms", "2"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
@@ -120,12 +129,13 @@ struct Scenario {
 
 // Runs the demo run to completion; the first worker gets `kill`, and every
 // worker gets it until one dies of it.
-Scenario Play(const std::vector<std::string>& kill) {
+Scenario Play(const std::vector<std::string>& kill, const Restart& restart = {}) {
   TempDir dir;
   Scenario scenario;
   for (int workers = 0; workers < 8; ++workers) {
-    const Exit exit = scenario.killed ? RunWorker(dir.path(), "after", {})
-                                      : RunWorker(dir.path(), "before", kill);
+    const Exit exit = scenario.killed
+                          ? RunWorker(dir.path(), restart.worker, restart.lease_ttl_ms, "after", {})
+                          : RunWorker(dir.path(), "worker-1", restart.lease_ttl_ms, "before", kill);
     if (exit.killed) {
       REQUIRE(!scenario.killed);
       scenario.killed = true;
@@ -209,6 +219,20 @@ TEST_CASE("a worker killed after a side effect leaves the step in doubt; the key
       CHECK(counts[tool].deduplicated == 1);
     }
   }
+}
+
+TEST_CASE("another worker takes over a killed worker's run once its lease lapses", "[runtime][crash]") {
+  // The same checks, with the restart by worker-2: it waits out worker-1's
+  // 200 ms lease, takes the run over with the next epoch and finishes it.
+  const Restart other{"worker-2", "200"};
+  int killed = 0;
+  for (uint64_t position : {3, 12, 20, 27, 33, 38, 42}) {
+    INFO("SIGKILL at the first check after position " << position << ", restart by worker-2");
+    const Scenario scenario = Play({"--kill-at-position", std::to_string(position)}, other);
+    CheckExactlyOnce(scenario);
+    killed += scenario.killed;
+  }
+  CHECK(killed >= 6);
 }
 
 }  // namespace

@@ -238,16 +238,17 @@ TEST_CASE("Runtime.StepIdempotencyKeyIsStableAndCoversEveryPart", "[runtime]") {
   // Goal: "al1-" and 32 hex digits; the same inputs give the same key and
   // a change in any part (or a shift between length-prefixed parts) gives
   // another.
-  const std::string key = StepIdempotencyKey("run", "step", "tool", R"({"a":1})");
+  const std::string key = StepIdempotencyKey("run", "turn", "step", "tool", R"({"a":1})");
   REQUIRE(key.size() == 36);
   CHECK(key.substr(0, 4) == "al1-");
   CHECK(key.find_first_not_of("0123456789abcdef", 4) == std::string::npos);
-  CHECK(StepIdempotencyKey("run", "step", "tool", R"({"a":1})") == key);
-  CHECK(StepIdempotencyKey("run2", "step", "tool", R"({"a":1})") != key);
-  CHECK(StepIdempotencyKey("run", "step2", "tool", R"({"a":1})") != key);
-  CHECK(StepIdempotencyKey("run", "step", "tool2", R"({"a":1})") != key);
-  CHECK(StepIdempotencyKey("run", "step", "tool", R"({"a":2})") != key);
-  CHECK(StepIdempotencyKey("ab", "c", "t", "") != StepIdempotencyKey("a", "bc", "t", ""));
+  CHECK(StepIdempotencyKey("run", "turn", "step", "tool", R"({"a":1})") == key);
+  CHECK(StepIdempotencyKey("run2", "turn", "step", "tool", R"({"a":1})") != key);
+  CHECK(StepIdempotencyKey("run", "turn2", "step", "tool", R"({"a":1})") != key);
+  CHECK(StepIdempotencyKey("run", "turn", "step2", "tool", R"({"a":1})") != key);
+  CHECK(StepIdempotencyKey("run", "turn", "step", "tool2", R"({"a":1})") != key);
+  CHECK(StepIdempotencyKey("run", "turn", "step", "tool", R"({"a":2})") != key);
+  CHECK(StepIdempotencyKey("ab", "t", "c", "t", "") != StepIdempotencyKey("a", "t", "bc", "t", ""));
 }
 
 TEST_CASE("Runtime.ActionNamesAreSnakeCase", "[runtime]") {
@@ -428,7 +429,7 @@ TEST_CASE("Runtime.BeginStepRunsOnceThenAnswersFromTheLog", "[runtime]") {
   CHECK(begun.call.attempt == 1);
   CHECK(begun.call.arguments_json == args);
   CHECK(begun.call.proposed_arguments_json == args);
-  CHECK(begun.call.idempotency_key == StepIdempotencyKey("r", "fetch", "http.get", args));
+  CHECK(begun.call.idempotency_key == StepIdempotencyKey("r", "t1", "fetch", "http.get", args));
   CHECK(f.TypesAfter("r", before) == std::vector<std::string>{"ToolStarted"});  // no budget set
   const RunState::PlanItem& running = ItemOf(run->state(), "fetch");
   CHECK(running.status == RunState::StepStatus::kRunning);
@@ -464,7 +465,7 @@ TEST_CASE("Runtime.BeginStepRunsOnceThenAnswersFromTheLog", "[runtime]") {
   CHECK(first.tool_called);
   CHECK(tool.calls == 1);
   REQUIRE(tool.seen.size() == 1);
-  CHECK(tool.seen[0].idempotency_key == StepIdempotencyKey("r", "parse", "parse", "{}"));
+  CHECK(tool.seen[0].idempotency_key == StepIdempotencyKey("r", "t1", "parse", "parse", "{}"));
   const uint64_t after_parse = f.Head("r");
   StepOutcome second = Must(run->RunStep("parse", tool.AsTool()));
   CHECK(second.action == StepAction::kCompleted);
@@ -559,7 +560,7 @@ TEST_CASE("Runtime.LargeOutputIsStoredAsABlobAndReturnedVerbatim", "[runtime]") 
   CHECK(f.TypesAfter("r", before) == std::vector<std::string>{"ArtifactStored", "ToolCompleted"});
   const RunState::PlanItem& item = ItemOf(run->state(), "big");
   CHECK(item.output.empty());
-  CHECK(item.artifact_id == "output:big:1");
+  CHECK(item.artifact_id == "output:t1:big:1");
   const RunState::Artifact* artifact = run->state().FindArtifact(item.artifact_id);
   REQUIRE(artifact != nullptr);
   CHECK(artifact->size_bytes == output.size());
@@ -821,8 +822,8 @@ TEST_CASE("Runtime.GrantWithEditedArgumentsRunsTheEditAndKeysOnIt", "[runtime]")
   const ToolCall& call = tool.seen[0];
   CHECK(call.arguments_json == edited);
   CHECK(call.proposed_arguments_json == proposed);
-  CHECK(call.idempotency_key == StepIdempotencyKey("r", "ship", "deploy", edited));
-  CHECK(call.idempotency_key != StepIdempotencyKey("r", "ship", "deploy", proposed));
+  CHECK(call.idempotency_key == StepIdempotencyKey("r", "t1", "ship", "deploy", edited));
+  CHECK(call.idempotency_key != StepIdempotencyKey("r", "t1", "ship", "deploy", proposed));
   const RunState::PlanItem& item = ItemOf(run->state(), "ship");
   CHECK(item.call_arguments_json == edited);
   CHECK(item.arguments_json == proposed);
@@ -1005,7 +1006,7 @@ TEST_CASE("Runtime.BudgetsLimitStepsTokensAndWallTime", "[runtime]") {
                        steps_spec);
   uint64_t before = f.Head("steps");
   REQUIRE(Must(run->BeginStep("a")).action == StepAction::kRun);
-  CHECK(f.TypesAfter("steps", before) == std::vector<std::string>{"ToolStarted", "BudgetConsumed"});
+  CHECK(f.TypesAfter("steps", before) == std::vector<std::string>{"BudgetConsumed", "ToolStarted"});
   CHECK(run->state().budget.used_steps == 1);
   REQUIRE_OK(run->CompleteStep("a", "ok"));
   REQUIRE(Must(run->BeginStep("b")).action == StepAction::kRun);
@@ -1138,7 +1139,8 @@ TEST_CASE("Runtime.FailedMutatingStepNeedsCompensationUntilRecorded", "[runtime]
   CHECK_REFUSED(f, "r", again->RecordCompensation("nope", "undeploy", "{}"), IsNotFound, "nope");
   CHECK_REFUSED(f, "r", again->RecordCompensation("ship", "", "{}"), IsInvalidArgument, "tool");
   const std::string key = Must(again->RecordCompensation("ship", "undeploy", R"({"v":1})"));
-  CHECK(key == StepIdempotencyKey("r", "undo:ship", "undeploy", R"({"v":1})"));
+  CHECK(key.rfind("al1u-", 0) == 0);  // a domain of its own: never equal to a step's key
+  CHECK(key != StepIdempotencyKey("r", "t1", "ship", "undeploy", R"({"v":1})"));
   CHECK(ItemOf(again->state(), "ship").status == RunState::StepStatus::kCompensated);
   REQUIRE(again->state().compensations.size() == 1);
   CHECK(again->state().compensations[0].idempotency_key == key);
@@ -1360,7 +1362,7 @@ TEST_CASE("Runtime.AuditReportsDecisionsApprovalsCallsAndCompensationsFromTheLog
   CHECK(Contains(report.tool_calls[0].detail, "sha256"));
   CHECK(report.tool_calls[4].arguments_json == R"({"env":"staging"})");
   CHECK(report.tool_calls[4].idempotency_key ==
-        StepIdempotencyKey("r", "m", "deploy", R"({"env":"staging"})"));
+        StepIdempotencyKey("r", "t1", "m", "deploy", R"({"env":"staging"})"));
   CHECK(report.tool_calls[2].idempotency_key == report.tool_calls[1].idempotency_key);
 
   REQUIRE(report.compensations.size() == 1);
@@ -1685,22 +1687,135 @@ TEST_CASE("Runtime.FinishedRunIsResumedForItsNextTurn", "[runtime]") {
   CHECK(next->state().status == RunStatus::kCreated);
 }
 
-TEST_CASE("Runtime.InDoubtMutatingStepOfAFailedTurnNeedsCompensation", "[runtime]") {
-  // Goal: a mutating step left in doubt when its turn fails will never
-  // learn its outcome; its effect may have happened, so Recover lists it.
+TEST_CASE("Runtime.TurnsDoNotEndWhileAStepIsRunning", "[runtime]") {
+  // Goal: a step left in doubt by an ended turn could never be settled:
+  // CompleteTurn and FailTurn refuse until its outcome is recorded.
   Fixture f;
   auto run = f.Planned("r", {Step("ship", "deploy", "{}", fb::ConfirmationMode_Mutating)});
   REQUIRE_OK(run->RequestApproval("ship", "deploy?", 0));
   REQUIRE_OK(f.runtime->Grant("r", "ship", "alice", fb::ApprovalScope_Once));
   REQUIRE(Must(run->BeginStep("ship")).action == StepAction::kRun);
-  CHECK(Must(f.runtime->Recover())[0].needs_compensation.empty());  // the turn is still open
-  REQUIRE_OK(run->FailTurn("operator aborted"));
+  CHECK_REFUSED(f, "r", run->FailTurn("operator aborted"), IsInvalidArgument, "record its outcome");
+  CHECK_REFUSED(f, "r", run->CompleteTurn("done"), IsInvalidArgument, "record its outcome");
+  REQUIRE(Must(run->FailStep("ship", "outcome unknown: operator aborted", false)).turn_failed);
   std::vector<RecoveryItem> items = Must(f.runtime->Recover());
   REQUIRE(items.size() == 1);
-  CHECK(items[0].action == RecoveryAction::kCompensate);
   CHECK(items[0].needs_compensation == std::vector<std::string>{"ship"});
+}
+
+TEST_CASE("Runtime.NextTurnWaitsForOwedCompensation", "[runtime]") {
+  // Goal: the next turn's plan would hide a step still to undo, so
+  // StartTurn refuses until it is compensated.
+  Fixture f;
+  auto run = f.Planned("r", {Step("ship", "deploy", "{}", fb::ConfirmationMode_Mutating)});
+  REQUIRE_OK(run->RequestApproval("ship", "ok?", 0));
+  REQUIRE_OK(f.runtime->Grant("r", "ship", "alice", fb::ApprovalScope_Once));
+  REQUIRE(Must(run->BeginStep("ship")).action == StepAction::kRun);
+  REQUIRE(Must(run->FailStep("ship", "boom", false)).turn_failed);
+  CHECK_REFUSED(f, "r", run->StartTurn("t2", "carry on", ""), IsInvalidArgument, "RecordCompensation");
   Must(run->RecordCompensation("ship", "undeploy", "{}"));
-  CHECK(Must(f.runtime->Recover()).empty());
+  REQUIRE_OK(run->StartTurn("t2", "carry on", ""));
+}
+
+TEST_CASE("Runtime.LateAnswerCannotMoveAStepThatRanOrIsRunning", "[runtime]") {
+  // Goal: a confirm_once step that ran on another step's for_run grant has
+  // its own request still pending; a late grant must not re-run it, and a
+  // late denial must not stop its outcome from being recorded.
+  Fixture f;
+  auto run = f.Planned("r", {Step("c1", "t1", "{}", fb::ConfirmationMode_ConfirmOnce),
+                             Step("c2", "t2", "{}", fb::ConfirmationMode_ConfirmOnce),
+                             Step("c3", "t3", "{}", fb::ConfirmationMode_ConfirmOnce)});
+  REQUIRE_OK(run->RequestApproval("c1", "may I c1", 0));
+  REQUIRE_OK(run->RequestApproval("c3", "may I c3", 0));
+  REQUIRE_OK(run->RequestApproval("c2", "may I c2", 0));
+  REQUIRE_OK(f.runtime->Grant("r", "c2", "alice", fb::ApprovalScope_ForRun));
+  CountingTool tool;
+  REQUIRE(Must(run->RunStep("c1", tool.AsTool())).action == StepAction::kCompleted);
+  CHECK_REFUSED(f, "r", f.runtime->Grant("r", "c1", "bob", fb::ApprovalScope_Once),
+                IsInvalidArgument, "no longer needs an answer");
+  CHECK(Must(run->RunStep("c1", tool.AsTool())).action == StepAction::kCompleted);
+  CHECK(tool.calls == 1);
+  REQUIRE(Must(run->BeginStep("c3")).action == StepAction::kRun);
+  CHECK_REFUSED(f, "r", f.runtime->Deny("r", "c3", "bob", "no"), IsInvalidArgument, "running");
+  REQUIRE_OK(run->CompleteStep("c3", "out"));
+}
+
+TEST_CASE("Runtime.GrantsHoldForTheirTurnAndPlanOnly", "[runtime]") {
+  // Goal: a grant of step "ship" in turn 1 does not let turn 2's "ship"
+  // run, nor does a grant given before a plan revision (with its edit)
+  // cover the revised step; keys differ per turn.
+  Fixture f;
+  auto run = f.Planned("r", {Step("ship", "deploy", R"({"env":"staging"})", fb::ConfirmationMode_Mutating)});
+  REQUIRE_OK(run->RequestApproval("ship", "ship to staging?", 0));
+  REQUIRE_OK(f.runtime->Grant("r", "ship", "alice", fb::ApprovalScope_Once, R"({"env":"staging","dry":true})"));
+  REQUIRE_OK(run->RevisePlan("prod instead", std::vector<StepSpec>{Step("ship", "deploy", R"({"env":"prod"})",
+                                                                        fb::ConfirmationMode_Mutating)}));
+  CHECK(Must(run->BeginStep("ship")).action == StepAction::kNeedsApproval);
+  REQUIRE_OK(run->RequestApproval("ship", "ship to prod?", 0));
+  REQUIRE_OK(f.runtime->Grant("r", "ship", "alice", fb::ApprovalScope_Once));
+  CountingTool tool;
+  const StepOutcome first = Must(run->RunStep("ship", tool.AsTool()));
+  REQUIRE(first.action == StepAction::kCompleted);
+  CHECK(first.call.arguments_json == R"({"env":"prod"})");
+  REQUIRE_OK(run->CompleteTurn("done"));
+  REQUIRE_OK(run->StartTurn("t2", "again", ""));
+  REQUIRE_OK(run->Plan(std::vector<StepSpec>{Step("ship", "deploy", R"({"env":"prod"})",
+                                                  fb::ConfirmationMode_Mutating)}));
+  CHECK(Must(run->BeginStep("ship")).action == StepAction::kNeedsApproval);
+  CHECK_REFUSED(f, "r", f.runtime->Grant("r", "ship", "alice", fb::ApprovalScope_Once), IsNotFound,
+                "current turn");
+  REQUIRE_OK(run->RequestApproval("ship", "again?", 0));
+  REQUIRE_OK(f.runtime->Grant("r", "ship", "alice", fb::ApprovalScope_Once));
+  const StepOutcome second = Must(run->RunStep("ship", tool.AsTool()));
+  CHECK(second.call.idempotency_key != first.call.idempotency_key);
+  CHECK(tool.calls == 2);
+}
+
+TEST_CASE("Runtime.RecoverSaysReviseOrFailForADeniedStep", "[runtime]") {
+  Fixture f;
+  auto run = f.Planned("r", {Step("ship", "deploy", "{}", fb::ConfirmationMode_Mutating)});
+  REQUIRE_OK(run->RequestApproval("ship", "ok?", 0));
+  REQUIRE_OK(f.runtime->Deny("r", "ship", "alice", "not today"));
+  REQUIRE_OK(run->Release());
+  std::vector<RecoveryItem> items = Must(f.runtime->Recover());
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].action == RecoveryAction::kReviseOrFail);
+  CHECK(items[0].step_id == "ship");
+  CHECK(Contains(items[0].detail, "not today"));
+}
+
+TEST_CASE("Runtime.CounterfactualBranchesAreNeverResumedLive", "[runtime]") {
+  // Goal: Recover reports a what-if branch as such and Resume refuses it;
+  // two answers for one step are refused before anything is written; a
+  // substitution the store refuses after the fork keeps its error code.
+  Fixture f;
+  auto run = f.Planned("r", {Step("a", "t", "{}"), Step("b", "t", "{}")});
+  REQUIRE(Must(run->BeginStep("a")).action == StepAction::kRun);
+  const uint64_t at = f.Head("r");
+  CountingTool tool;
+  REQUIRE(Must(run->RunStep("a", tool.AsTool())).action == StepAction::kCompleted);
+  REQUIRE(Must(run->RunStep("b", tool.AsTool())).action == StepAction::kCompleted);
+  REQUIRE_OK(run->CompleteTurn("ok"));
+  REQUIRE_OK(run->Release());
+  Substitution twice[2] = {{Substitution::Kind::kToolOutput, "a", "one"},
+                           {Substitution::Kind::kToolFailure, "a", "two"}};
+  const auto refused = f.runtime->Counterfactual("r", at, "r2", "x", twice);
+  CHECK(refused.status().IsInvalidArgument());
+  CHECK(Contains(refused.status().message(), "two substitutions"));
+  CHECK_FALSE(f.Exists("r2"));
+  Substitution other{Substitution::Kind::kToolOutput, "a", "other"};
+  REQUIRE_OK(f.runtime->Counterfactual("r", at, "r-what-if", "explore", {&other, 1}));
+  std::vector<RecoveryItem> items = Must(f.runtime->Recover());
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].run_id == "r-what-if");
+  CHECK(items[0].action == RecoveryAction::kCounterfactual);
+  const auto resumed = f.runtime->Resume("r-what-if");
+  CHECK(resumed.status().IsInvalidArgument());
+  CHECK(Contains(resumed.status().message(), "counterfactual"));
+  Substitution big{Substitution::Kind::kToolOutput, "a", std::string(size_t{5} << 20, 'x')};
+  const auto too_big = f.runtime->Counterfactual("r", at, "r-big", "big", {&big, 1});
+  CHECK(too_big.status().IsLimitExceeded());
+  CHECK(Contains(too_big.status().message(), "forked, but recording the substitutions failed"));
 }
 
 TEST_CASE("Runtime.ExpiredDeadlinesSkipStepsOfEarlierTurns", "[runtime]") {

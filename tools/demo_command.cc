@@ -228,6 +228,14 @@ Status RunDemo(const std::string& dir) {
       !s.ok()) {
     return s;
   }
+  const RunState::PlanItem* sent = final_state->FindPlanItem(kDemoEmailStep);
+  if (Status s = Expect(sent != nullptr && sent->call_arguments_json == kEditedEmail,
+                        "send_email ran with the person's edit");
+      !s.ok()) {
+    return s;
+  }
+  Line("  send_email ran with the arguments as " + std::string(kApprover) + " edited them: " +
+       sent->call_arguments_json);
   const uint64_t decision_at = final_state->decisions[0].sequence;
 
   Section("7. time travel: the run as of event " + std::to_string(decision_at) + ", its decision");
@@ -255,16 +263,20 @@ Status RunDemo(const std::string& dir) {
   }
   Line("  replay: step benchmarks answered from the log (" + replayed->output + "); tool calls: 0");
 
-  // The first benchmarks attempt: its ToolStarted is the fork point.
+  // The first benchmarks attempt: its ToolStarted is the fork point (the
+  // last event of its append); its RetryScheduled ends the append that
+  // recorded the timeout.
   uint64_t started_at = 0;
+  uint64_t timed_out_at = 0;
   agentlog::ReadOptions read;
   read.limit = agentlog::kMaxReadLimit;
   auto events = session->store->ReadRun(kDemoRun, read);
   if (!events.ok()) return events.status();
   for (const agentlog::Event& event : *events) {
-    if (event.type() == agentlog::fb::Body_ToolStarted && event.step_id() == "benchmarks") {
-      started_at = event.sequence();
-      break;
+    if (event.step_id() != "benchmarks") continue;
+    if (event.type() == agentlog::fb::Body_ToolStarted && started_at == 0) started_at = event.sequence();
+    if (event.type() == agentlog::fb::Body_RetryScheduled && timed_out_at == 0) {
+      timed_out_at = event.sequence();
     }
   }
   const std::string what_if = std::string(kDemoRun) + "-what-if";
@@ -275,19 +287,23 @@ Status RunDemo(const std::string& dir) {
   auto forked = runtime.Counterfactual(kDemoRun, started_at, what_if,
                                        "what if benchmarks had answered at once", {&answered, 1});
   if (!forked.ok()) return forked.status();
+  if (Status s = Expect(started_at != 0 && timed_out_at > started_at, "the log holds the timeout");
+      !s.ok()) {
+    return s;
+  }
   Line("  forked " + std::string(kDemoRun) + " at event " + std::to_string(started_at) + " as " +
-       what_if + "; its events " + std::to_string(forked->first_sequence) + ".." +
-       std::to_string(forked->last_sequence) + " record the substituted answer; nothing ran live");
-  // The real branch just after its first attempt's outcome, against the fork.
-  auto real = session->projector->StateAt(kDemoRun, agentlog::kRunStateProjectionName, started_at + 2);
+       what_if + ": event " + std::to_string(forked->first_sequence) + " is its RunForked, " +
+       std::to_string(forked->last_sequence) + " the substituted answer; nothing ran live");
+  // The real branch just after the timeout was recorded, against the fork.
+  auto real = session->projector->StateAt(kDemoRun, agentlog::kRunStateProjectionName, timed_out_at);
   auto alternative = session->projector->CurrentState(what_if, agentlog::kRunStateProjectionName);
   if (!real.ok()) return real.status();
   if (!alternative.ok()) return alternative.status();
   const std::vector<agentlog::FieldChange> changes = agentlog::Diff(**real, **alternative);
-  Line("  diff " + std::string(kDemoRun) + "@" + std::to_string(started_at + 2) + " -> " + what_if +
+  Line("  diff " + std::string(kDemoRun) + "@" + std::to_string(timed_out_at) + " -> " + what_if +
        ": " + std::to_string(changes.size()) + " fields differ, among them");
   for (const agentlog::FieldChange& change : changes) {
-    if (change.path.rfind("plan.benchmarks.", 0) != 0 && change.path != "status") continue;
+    if (change.path.rfind("plan.benchmarks.", 0) != 0 && change.path != "run.status") continue;
     Line("    " + change.path + ": " + (change.before.empty() ? "-" : change.before.substr(0, 60)) +
          " -> " + (change.after.empty() ? "-" : change.after.substr(0, 60)));
   }
@@ -308,7 +324,7 @@ Status RunDemo(const std::string& dir) {
   Line("  agentlog state " + db + " " + kDemoRun + " --at " + std::to_string(decision_at) +
        "   # what the agent knew at its decision");
   Line("  agentlog diff " + db + " " + kDemoRun + " " + std::to_string(started_at) + " " +
-       std::to_string(started_at + 2) + "      # what the timeout changed");
+       std::to_string(timed_out_at) + "      # what the timeout changed");
   Line("  agentlog audit " + db + " " + kDemoRun);
   Line("  agentlog recover " + db);
   Line("  agentlog verify " + db);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <thread>
 
@@ -48,7 +49,8 @@ std::vector<agentlog::StepSpec> DemoPlan() {
 
 // What the agent learns from a finished step, recorded once (the loop may
 // pass here again after a crash: it checks the state first).
-Status RecordLearning(agentlog::RunHandle& run, const DemoWorkerArgs& args) {
+Status RecordLearning(agentlog::RunHandle& run, const DemoWorkerArgs& args,
+                      const std::function<void()>& maybe_die) {
   const RunState& s = run.state();
   auto done = [&s](const char* id) {
     const RunState::PlanItem* item = s.FindPlanItem(id);
@@ -57,6 +59,7 @@ Status RecordLearning(agentlog::RunHandle& run, const DemoWorkerArgs& args) {
   if (done("collect") && s.FindFact("documents_found") == nullptr) {
     Say(args, "fact: documents_found = 12");
     if (Status st = run.AddFact("documents_found", "12", "collect_documents"); !st.ok()) return st;
+    maybe_die();
   }
   if (done("analyze") && s.FindFact("capacity_mismatch") == nullptr) {
     Say(args, "fact: capacity_mismatch = Q3 and Q4 sheets disagree in 25 sections");
@@ -65,6 +68,7 @@ Status RecordLearning(agentlog::RunHandle& run, const DemoWorkerArgs& args) {
         !st.ok()) {
       return st;
     }
+    maybe_die();
   }
   if (done("benchmarks") && s.FindFact("p99_regression") == nullptr) {
     Say(args, "fact: p99_regression = checkout p99 230 ms vs 180 ms baseline (+28%)");
@@ -73,6 +77,7 @@ Status RecordLearning(agentlog::RunHandle& run, const DemoWorkerArgs& args) {
         !st.ok()) {
       return st;
     }
+    maybe_die();
   }
   if (s.FindFact("p99_regression") != nullptr && s.decisions.empty()) {
     Say(args, "decision: email the whole team, flagged urgent");
@@ -84,6 +89,7 @@ Status RecordLearning(agentlog::RunHandle& run, const DemoWorkerArgs& args) {
         "on Monday; the team list reaches every owner";
     decision.fact_keys = {"documents_found", "capacity_mismatch", "p99_regression"};
     if (Status st = run.RecordDecision(decision); !st.ok()) return st;
+    maybe_die();
   }
   return Status::OK();
 }
@@ -125,8 +131,9 @@ int DemoWorkerCommand(const DemoWorkerArgs& args) {
   auto store = OpenStore(args.dir + "/" + kDemoStoreDir, /*create=*/true);
   if (!store.ok()) return Fail("demo-worker", store.status());
   agentlog::Store* db = store->get();
-  // The crash point: SIGKILL once position kill_at_position is committed.
-  auto maybe_die = [&args, db] {
+    // The crash point: SIGKILL once position kill_at_position is committed.
+  // Called after every write, on tool entry and after each side effect.
+  const std::function<void()> maybe_die = [&args, db] {
     if (args.kill_at_position != 0 && db->LastPosition() >= args.kill_at_position) {
       raise(SIGKILL);
     }
@@ -210,7 +217,7 @@ int DemoWorkerCommand(const DemoWorkerArgs& args) {
       if (Status st = run.Plan(plan); !st.ok()) return fail(st);
       continue;
     }
-    if (Status st = RecordLearning(run, args); !st.ok()) return fail(st);
+    if (Status st = RecordLearning(run, args, maybe_die); !st.ok()) return fail(st);
     maybe_die();
     const RunState::PlanItem* next = nullptr;
     for (const RunState::PlanItem& item : run.state().plan) {
@@ -261,6 +268,7 @@ int DemoWorkerCommand(const DemoWorkerArgs& args) {
             !st.ok()) {
           return fail(st);
         }
+        maybe_die();
         [[fallthrough]];
       }
       case StepAction::kAwaitingApproval:

@@ -56,11 +56,13 @@ struct RetryPolicy {
 uint64_t RetryBackoffMs(const RetryPolicy& policy, uint32_t failed_attempts, uint64_t draw);
 
 // The idempotency key of a step's tool call: "al1-" and 32 hex digits of
-// SHA-256 over (run, step, tool, SHA-256(arguments)), each length-prefixed.
-// The same run, step, tool and arguments always give the same key; retries
-// keep it, so the tool side can de-duplicate across attempts.
-std::string StepIdempotencyKey(std::string_view run_id, std::string_view step_id,
-                               std::string_view tool, std::string_view arguments_json);
+// SHA-256 over (run, turn, step, tool, SHA-256(arguments)), each
+// length-prefixed. The same call always gives the same key; retries keep
+// it, so the tool side can de-duplicate across attempts; the same step id
+// in another turn gets another key.
+std::string StepIdempotencyKey(std::string_view run_id, std::string_view turn_id,
+                               std::string_view step_id, std::string_view tool,
+                               std::string_view arguments_json);
 
 struct RuntimeOptions {
   Store* store = nullptr;          // REQUIRES: non-null, outlives the Runtime
@@ -188,6 +190,8 @@ class RunHandle {
   virtual const RunState& state() const = 0;
 
   // ---- turn and plan ----
+  // Errors: InvalidArgument (a turn is open; a step of the last turn still
+  // needs compensation).
   virtual Status StartTurn(std::string_view turn_id, std::string_view message_text,
                            std::string_view normalized_command) = 0;
   // TurnPlanned and one PlanItemAdded per step, in one append.
@@ -195,12 +199,15 @@ class RunHandle {
   // LimitExceeded (an id over kMaxIdBytes).
   virtual Status Plan(std::span<const StepSpec> steps) = 0;
   virtual Status RevisePlan(std::string_view reason, std::span<const StepSpec> steps) = 0;
+  // Both refuse (InvalidArgument) while a step is running: record its
+  // outcome first (FailStep "outcome unknown" when it is).
   virtual Status CompleteTurn(std::string_view output_text) = 0;
   virtual Status FailTurn(std::string_view error) = 0;
 
   // ---- steps ----
-  // Where the step stands; records ToolStarted (and BudgetConsumed) only
-  // when the answer is kRun. Errors: NotFound (no such step in the plan),
+  // Where the step stands; records ToolStarted (after a BudgetConsumed when
+  // a budget is set) only when the answer is kRun. Errors: NotFound (no
+  // such step in the plan), InvalidArgument (kRun with no open turn),
   // LimitExceeded (the run's step, token or wall-time budget is spent; the
   // message says which), Fenced (also before an in-doubt answer: a worker
   // that was taken over must not call the tool), IOError.
@@ -273,6 +280,8 @@ enum class RecoveryAction : uint8_t {
   kLeaseHeld,         // another worker (`holder`) holds it until `at_us`
   kStale,             // no event since `at_us`, longer than stale_after_us
   kCompensate,        // the turn failed: needs_compensation lists steps still to undo
+  kReviseOrFail,      // `step_id` was denied or failed for good: revise the plan or fail the turn
+  kCounterfactual,    // a what-if branch made by Counterfactual: explore it, never resume it live
 };
 std::string_view RecoveryActionName(RecoveryAction action);  // "retry_at"
 
@@ -383,9 +392,11 @@ class Runtime {
   virtual Result<std::unique_ptr<RunHandle>> OpenReplay(std::string_view run_id,
                                                         uint64_t at_sequence = UINT64_MAX) = 0;
 
-  // A person's answer to a pending approval request; needs no lease.
-  // Errors: NotFound (no request for the step), InvalidArgument (expired,
-  // already answered, empty `by`).
+  // A person's answer to a pending approval request of the current turn
+  // and plan; needs no lease. Errors: NotFound (no such request),
+  // InvalidArgument (expired, already answered, the step no longer awaits
+  // approval, `by` empty or over kMaxIdBytes), Busy (the run kept moving
+  // under 8 attempts to record it).
   virtual Status Grant(std::string_view run_id, std::string_view step_id, std::string_view by,
                        fb::ApprovalScope scope, std::string_view edited_arguments_json = {}) = 0;
   virtual Status Deny(std::string_view run_id, std::string_view step_id, std::string_view by,
@@ -394,8 +405,9 @@ class Runtime {
   // Every run not completed or failed, with the action due for it now, and
   // every failed run with a step still to compensate (kCompensate).
   virtual Result<std::vector<RecoveryItem>> Recover() = 0;
-  // Deadlines at or before `at_us` of runs and steps still open, from the
-  // store's deadline index (not a scan of events).
+  // Deadlines at or before `at_us` of runs and steps still open. Candidates
+  // come from the store's deadline index (not a scan of events); each
+  // candidate run's state is read once to keep the deadlines in force.
   virtual Result<std::vector<ExpiredDeadline>> ExpiredDeadlines(int64_t at_us) = 0;
   // The current step's slice of the run within `max_bytes`: goal, current
   // step, open questions, the artifacts the step names, then the most
@@ -410,18 +422,22 @@ class Runtime {
   // Forks `parent_run_id` after event `at_sequence` as `new_run_id` and
   // records `substitutions` there: a tool output or failure for a step that
   // was running at that point, or an answer to an approval pending then.
-  // Nothing runs live. Compare the branches with Compare.
+  // Nothing runs live; Recover lists the branch as kCounterfactual and
+  // Resume refuses it. Compare the branches with Compare.
   // Errors: as Store::Fork; InvalidArgument (a substitution that does not
-  // fit the state at the fork point); nothing is written then.
+  // fit the state at the fork point, two for one step): nothing is written.
+  // Were the substitutions' append refused after the fork (a size limit,
+  // I/O), the fork stands without them and the error says so.
   virtual Result<AppendResult> Counterfactual(std::string_view parent_run_id, uint64_t at_sequence,
                                               std::string_view new_run_id, std::string_view reason,
                                               std::span<const Substitution> substitutions) = 0;
   // Diff of the run-state projections of two runs' heads.
   virtual Result<std::vector<FieldChange>> Compare(std::string_view run_a, std::string_view run_b) = 0;
 
-  // Verifies the run's chain, then reads it to report decisions (with the
-  // facts as they stood when each was taken), approvals, tool calls and
-  // compensations. Errors: NotFound, Corruption.
+  // Takes the run's digest, verifies the chain against it, then reads the
+  // history it covers to report decisions (with the facts as they stood
+  // when each was taken), approvals, tool calls and compensations.
+  // Errors: NotFound, Corruption.
   virtual Result<AuditReport> Audit(std::string_view run_id) = 0;
 };
 
