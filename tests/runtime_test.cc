@@ -174,6 +174,13 @@ const RunState::PlanItem& ItemOf(const RunState& state, const std::string& step_
     CHECK((f).Head(run_id) == head_before_);                       \
   } while (false)
 
+// Requests and grants approval of the mutating step `step_id`, then starts it.
+void StartGranted(Fixture& f, RunHandle& run, const std::string& step_id) {
+  REQUIRE_OK(run.RequestApproval(step_id, "may I?", 0));
+  REQUIRE_OK(f.runtime->Grant(run.run_id(), step_id, "alice", fb::ApprovalScope_Once));
+  REQUIRE(Must(run.BeginStep(step_id)).action == StepAction::kRun);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -1692,9 +1699,7 @@ TEST_CASE("Runtime.TurnsDoNotEndWhileAStepIsRunning", "[runtime]") {
   // CompleteTurn and FailTurn refuse until its outcome is recorded.
   Fixture f;
   auto run = f.Planned("r", {Step("ship", "deploy", "{}", fb::ConfirmationMode_Mutating)});
-  REQUIRE_OK(run->RequestApproval("ship", "deploy?", 0));
-  REQUIRE_OK(f.runtime->Grant("r", "ship", "alice", fb::ApprovalScope_Once));
-  REQUIRE(Must(run->BeginStep("ship")).action == StepAction::kRun);
+  StartGranted(f, *run, "ship");
   CHECK_REFUSED(f, "r", run->FailTurn("operator aborted"), IsInvalidArgument, "record its outcome");
   CHECK_REFUSED(f, "r", run->CompleteTurn("done"), IsInvalidArgument, "record its outcome");
   REQUIRE(Must(run->FailStep("ship", "outcome unknown: operator aborted", false)).turn_failed);
@@ -1708,9 +1713,7 @@ TEST_CASE("Runtime.NextTurnWaitsForOwedCompensation", "[runtime]") {
   // StartTurn refuses until it is compensated.
   Fixture f;
   auto run = f.Planned("r", {Step("ship", "deploy", "{}", fb::ConfirmationMode_Mutating)});
-  REQUIRE_OK(run->RequestApproval("ship", "ok?", 0));
-  REQUIRE_OK(f.runtime->Grant("r", "ship", "alice", fb::ApprovalScope_Once));
-  REQUIRE(Must(run->BeginStep("ship")).action == StepAction::kRun);
+  StartGranted(f, *run, "ship");
   REQUIRE(Must(run->FailStep("ship", "boom", false)).turn_failed);
   CHECK_REFUSED(f, "r", run->StartTurn("t2", "carry on", ""), IsInvalidArgument, "RecordCompensation");
   Must(run->RecordCompensation("ship", "undeploy", "{}"));
