@@ -114,6 +114,11 @@ void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
     status = backend_->SyncWal();  // only replays, at least one of them kSync
   }
   if (status.ok()) {
+    stat_appends_.fetch_add(answered.size(), std::memory_order_relaxed);
+    if (!group.writes.empty() || group.sync) {
+      stat_writes_.fetch_add(1, std::memory_order_relaxed);
+      if (group.sync) stat_synced_writes_.fetch_add(1, std::memory_order_relaxed);
+    }
     if (group.writes.empty()) return;
     if (run_cache_.size() + group.runs.size() > kMaxCachedRuns) run_cache_.clear();
     for (auto& [run_id, info] : group.runs) run_cache_[run_id] = std::move(info);

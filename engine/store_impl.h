@@ -75,6 +75,10 @@ class StoreImpl final : public Store {
   Result<std::vector<RunInfo>> ListRuns(const RunFilter& filter) override;
   Result<std::vector<Event>> ReadGlobal(uint64_t after_position, size_t limit) override;
   uint64_t LastPosition() const override;
+  CommitStats stats() const override {
+    return {stat_appends_.load(std::memory_order_relaxed), stat_writes_.load(std::memory_order_relaxed),
+            stat_synced_writes_.load(std::memory_order_relaxed)};
+  }
   uint64_t WaitForPosition(uint64_t after_position, int64_t timeout_ms) override;
   Result<std::unique_ptr<Subscription>> Subscribe(uint64_t after_position,
                                                   SubscriptionCallback callback) override;
@@ -257,6 +261,11 @@ class StoreImpl final : public Store {
   CondVar readers_done_cv_{&read_mu_};
   size_t readers_ GUARDED_BY(read_mu_) = 0;
   bool reads_closed_ GUARDED_BY(read_mu_) = false;
+
+  // Commit counters (stats()): written by the committer, read by anyone.
+  std::atomic<uint64_t> stat_appends_{0};
+  std::atomic<uint64_t> stat_writes_{0};
+  std::atomic<uint64_t> stat_synced_writes_{0};
 
   // The committer role only (see committing_).
   std::unordered_map<std::string, RunInfo> run_cache_;

@@ -696,3 +696,35 @@ TEST_CASE("Append.ReleasingALeaseThatIsNotHeldIsRefused", "[append][lease]") {
   CHECK_THAT(twice.status().message(), Contains("already released"));
   CheckNothingWritten(*store, "run-a", last, 3);
 }
+
+TEST_CASE("Append.CommitStatsCountAppendsWritesAndFsyncs", "[append]") {
+  // Goal: Store::stats() counts what group commit did: one backend write per
+  // lone append, an fsync only for kSync ones, a replayed key as an append
+  // with no write (a kSync replay still fsyncs), and nothing for a refusal.
+  TempDir dir;
+  ManualClock clock(1'000);
+  auto store = OpenStore(dir.path(), &clock);
+  CHECK(store->stats().appends == 0);
+  REQUIRE(AppendEvents(*store, "run-a", Messages(3, "buffered")).ok());
+  CommitStats stats = store->stats();
+  CHECK(stats.appends == 1);
+  CHECK(stats.writes == 1);
+  CHECK(stats.synced_writes == 0);
+  AppendOptions sync = WithKey("k-1");
+  sync.durability = Durability::kSync;
+  REQUIRE(AppendEvents(*store, "run-a", Messages(1, "sync"), sync).ok());
+  stats = store->stats();
+  CHECK(stats.appends == 2);
+  CHECK(stats.writes == 2);
+  CHECK(stats.synced_writes == 1);
+  auto replayed = AppendEvents(*store, "run-a", Messages(1, "sync"), sync);
+  REQUIRE(replayed.ok());
+  CHECK(replayed->replayed);
+  stats = store->stats();
+  CHECK(stats.appends == 3);
+  CHECK(stats.writes == 3);
+  CHECK(stats.synced_writes == 2);
+  CHECK_FALSE(AppendEvents(*store, "run-a", Messages(1, "late"), Expecting(1)).ok());
+  CHECK(store->stats().appends == 3);
+  CHECK(store->stats().writes == 3);
+}

@@ -32,6 +32,7 @@ packages=(
   libssl-dev                  # libcrypto SHA-256: payload hashes and the chain
   catch2                      # the C++ test suite (Catch2 v2)
   libcli11-dev nlohmann-json3-dev  # the agentlog command line and its JSON output
+  libsqlite3-dev              # bench/: SQLite is a baseline agentlog is measured against
 )
 
 install_packages() {

@@ -117,6 +117,14 @@ constexpr size_t kMaxForkReasonBytes = 4096;
 constexpr size_t kMaxSnapshotBytes = size_t{256} << 20;
 constexpr size_t kMaxBlobBytes = size_t{64} << 20;
 
+// What group commit has done since the store was opened (Store::stats).
+struct CommitStats {
+  uint64_t appends = 0;        // appends committed (replays of a key included)
+  uint64_t writes = 0;         // commit groups that reached the backend: a write, or for a
+                               // group of kSync replays only, an fsync alone
+  uint64_t synced_writes = 0;  // of them, with an fsync of the write-ahead log
+};
+
 struct VerifyStats {
   uint64_t runs = 0;
   // Records checked. Verify of a fork counts its shared prefix too (its
@@ -207,6 +215,10 @@ class Store {
 
   // The global position of the last committed event (0: none).
   virtual uint64_t LastPosition() const = 0;
+
+  // Counters of the commit path since Open: appends / synced_writes is how
+  // many sync appends shared one fsync.
+  virtual CommitStats stats() const = 0;
 
   // Blocks until an event with position > after_position is committed, the
   // timeout passes or the store closes; returns LastPosition() then.
