@@ -185,6 +185,9 @@ Result<std::vector<Event>> StoreImpl::ReadGlobalUnguarded(uint64_t after_positio
   std::vector<Event> events;
   if (after_position == UINT64_MAX) return events;
   auto cursor = backend_->NewCursor(Space::kGlobal);
+  // Made after the global cursor, so it sees every event that one names
+  // (both are written in one batch).
+  auto events_cursor = backend_->NewCursor(Space::kEvents);
   uint64_t expected = after_position + 1;
   for (cursor->Seek(GlobalKey(expected)); cursor->Valid() && events.size() < limit;
        cursor->Next(), ++expected) {
@@ -200,22 +203,31 @@ Result<std::vector<Event>> StoreImpl::ReadGlobalUnguarded(uint64_t after_positio
       return Status::Corruption("global index jumps from position " + std::to_string(expected - 1) +
                                 " to " + std::to_string(position) + "; run agentlog verify");
     }
-    auto event = ReadChecked(run_id, sequence);
-    if (!event.ok()) {
-      if (event.status().IsNotFound()) {
-        return Status::Corruption("global position " + std::to_string(position) + " names " +
-                                  RecordName(run_id, sequence) + ", which does not exist");
-      }
-      return event.status();
+    // Consecutive positions usually name consecutive events of one run:
+    // the events cursor is then already on the key, and a Next replaces a
+    // point lookup (a Seek only when the feed moves to another run).
+    const std::string key = EventKey(run_id, sequence);
+    if (!events_cursor->Valid() || events_cursor->key() != key) events_cursor->Seek(key);
+    if (!events_cursor->Valid() || events_cursor->key() != key) {
+      if (!events_cursor->status().ok()) return events_cursor->status();
+      return Status::Corruption("global position " + std::to_string(position) + " names " +
+                                RecordName(run_id, sequence) + ", which does not exist");
     }
-    if (event->global_position() != position) {
+    std::string frame(events_cursor->value());
+    const fb::Record* record = nullptr;
+    status = CheckRecord(frame, run_id, sequence, &record);
+    if (!status.ok()) return status;
+    Event event(std::move(frame));
+    if (event.global_position() != position) {
       return Status::Corruption("global position " + std::to_string(position) + " names " +
                                 RecordName(run_id, sequence) + ", whose envelope says position " +
-                                std::to_string(event->global_position()));
+                                std::to_string(event.global_position()));
     }
-    events.push_back(std::move(event).value());
+    events.push_back(std::move(event));
+    events_cursor->Next();
   }
   if (!cursor->status().ok()) return cursor->status();
+  if (!events_cursor->status().ok()) return events_cursor->status();
   return events;
 }
 
