@@ -299,7 +299,10 @@ void SubscriptionLag(const std::string& dir, const Mode& mode, const std::string
   if (!subscription.ok()) Fail("subscribe", subscription.status().ToString());
   const LoopResult load = Appends(*store, 8, Durability::kSync, payload, 1, mode.seconds);
   const uint64_t last = store->LastPosition();
-  while ((*subscription)->position() < last) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while ((*subscription)->position() < last) {
+    if (!(*subscription)->status().ok()) Fail("subscription", (*subscription)->status().ToString());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   (*subscription)->Cancel();
   CloseStore(store);
   std::lock_guard<std::mutex> lock(mu);
