@@ -5,6 +5,11 @@
 
 namespace agentlog::internal {
 
+void PutLengthPrefixed64(std::string* out, std::string_view bytes) {
+  PutBigEndian64(out, bytes.size());
+  out->append(bytes);
+}
+
 void PutBigEndian64(std::string* out, uint64_t value) {
   for (int shift = 56; shift >= 0; shift -= 8) {
     out->push_back(static_cast<char>((value >> shift) & 0xff));

@@ -11,6 +11,8 @@
 namespace agentlog::internal {
 
 void PutBigEndian64(std::string* out, uint64_t value);
+// be64(size) then the bytes: fields hashed together can never run into each other.
+void PutLengthPrefixed64(std::string* out, std::string_view bytes);
 uint64_t GetBigEndian64(const char* bytes);
 
 // events: run_id 0x00 be64(sequence). Run ids hold no NUL, so a run's keys

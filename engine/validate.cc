@@ -77,11 +77,6 @@ Status ValidateField(const std::string& value, size_t limit, const InputName& wh
   return ValidateText(value, where.str(field));
 }
 
-void PutLengthPrefixed(std::string* out, std::string_view bytes) {
-  PutBigEndian64(out, bytes.size());
-  out->append(bytes);
-}
-
 // Verifies the payload as a FlatBuffer with root agentlog.fb.Event. The
 // FlatBuffers readers need 8-byte aligned input; a std::string's small
 // inline buffer may not be, so such a payload is checked from a copy.
@@ -205,7 +200,7 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
   // with a key needs them.
   const bool keyed = !options.idempotency_key.empty();
   std::string request;
-  if (keyed) PutLengthPrefixed(&request, run_id);
+  if (keyed) PutLengthPrefixed64(&request, run_id);
   for (size_t i = 0; i < events.size(); ++i) {
     const EventInput& input = events[i];
     const InputName where{run_id, i, events.size()};
@@ -235,11 +230,11 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
     event.payload_hash = Sha256(input.payload);
     if (keyed) {
       request.append(HashView(event.payload_hash));
-      PutLengthPrefixed(&request, input.turn_id);
-      PutLengthPrefixed(&request, input.step_id);
+      PutLengthPrefixed64(&request, input.turn_id);
+      PutLengthPrefixed64(&request, input.step_id);
       PutBigEndian64(&request, input.causation);
       request.push_back(static_cast<char>(input.actor_kind));
-      PutLengthPrefixed(&request, input.actor_id);
+      PutLengthPrefixed64(&request, input.actor_id);
       PutBigEndian64(&request, input.schema_version);
     }
     prepared->push_back(std::move(event));

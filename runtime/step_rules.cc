@@ -8,6 +8,7 @@
 
 #include "engine/assert.h"
 #include "engine/crypto.h"
+#include "engine/keys.h"
 
 namespace agentlog {
 
@@ -32,15 +33,10 @@ namespace {
 std::string KeyOf(std::string_view prefix, std::initializer_list<std::string_view> parts,
                   std::string_view arguments_json) {
   std::string input;
-  const auto put = [&input](std::string_view part) {
-    const uint64_t size = part.size();
-    for (int shift = 56; shift >= 0; shift -= 8) input.push_back(static_cast<char>(size >> shift));
-    input.append(part);
-  };
-  put(prefix);
-  for (std::string_view part : parts) put(part);
+  internal::PutLengthPrefixed64(&input, prefix);
+  for (std::string_view part : parts) internal::PutLengthPrefixed64(&input, part);
   const internal::Hash arguments = internal::Sha256(arguments_json);
-  put(internal::HashView(arguments));
+  internal::PutLengthPrefixed64(&input, internal::HashView(arguments));
   const internal::Hash key = internal::Sha256(input);
   return std::string(prefix) + internal::HexEncode(internal::HashView(key)).substr(0, 32);
 }

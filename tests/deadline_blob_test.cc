@@ -46,15 +46,6 @@ uint64_t SetDeadline(Store& store, const std::string& run_id, int64_t deadline_a
   return result->first_sequence;
 }
 
-std::unique_ptr<Store> OpenMemoryStore(Clock* clock) {
-  Options options;
-  options.clock = clock;
-  auto store = internal::OpenStoreOnBackend(options, internal::NewMemoryBackend());
-  INFO(store.status().ToString());
-  REQUIRE(store.ok());
-  return std::move(store).value();
-}
-
 std::vector<DeadlineEntry> Due(Store& store, int64_t due_us, size_t limit = kMaxReadLimit,
                                const DeadlineEntry* after = nullptr) {
   auto entries = store.ListDeadlines(due_us, limit, after);

@@ -30,15 +30,6 @@ namespace {
 
 constexpr int64_t kStartUs = 1'700'000'000'000'000;
 
-std::unique_ptr<Store> OpenMemoryStore(Clock* clock) {
-  Options options;
-  options.clock = clock;
-  auto store = internal::OpenStoreOnBackend(options, internal::NewMemoryBackend());
-  INFO(store.status().ToString());
-  REQUIRE(store.ok());
-  return std::move(store).value();
-}
-
 // Appends `texts` as messages, one append each.
 void AppendTexts(Store& store, const std::string& run_id, std::vector<std::string> texts) {
   for (const std::string& text : texts) AppendMessage(store, run_id, text);

@@ -99,6 +99,15 @@ std::unique_ptr<Store> OpenStore(const std::string& dir, Clock* clock, Options o
   return std::move(store).value();
 }
 
+std::unique_ptr<Store> OpenMemoryStore(Clock* clock) {
+  Options options;
+  options.clock = clock;
+  auto store = internal::OpenStoreOnBackend(options, internal::NewMemoryBackend());
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
 AppendResult AppendMessage(Store& store, const std::string& run_id, const std::string& text,
                            Durability durability) {
   EventInput input = Message(text);

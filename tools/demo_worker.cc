@@ -47,36 +47,32 @@ std::vector<agentlog::StepSpec> DemoPlan() {
   };
 }
 
-// What the agent learns from a finished step, recorded once (the loop may
+// What the agent learns from each finished step.
+struct Learning {
+  const char* step;
+  const char* key;
+  const char* value;
+  const char* source;
+};
+constexpr Learning kLearnings[] = {
+    {"collect", "documents_found", "12", "collect_documents"},
+    {"analyze", "capacity_mismatch", "Q3 and Q4 sheets disagree in 25 sections", "analyze_documents"},
+    {"benchmarks", "p99_regression", "checkout p99 230 ms vs 180 ms baseline (+28%)", "fetch_benchmarks"},
+};
+
+// Records what finished steps taught the agent, each once (the loop may
 // pass here again after a crash: it checks the state first).
 Status RecordLearning(agentlog::RunHandle& run, const DemoWorkerArgs& args,
                       const std::function<void()>& maybe_die) {
   const RunState& s = run.state();
-  auto done = [&s](const char* id) {
-    const RunState::PlanItem* item = s.FindPlanItem(id);
-    return item != nullptr && item->status == RunState::StepStatus::kCompleted;
-  };
-  if (done("collect") && s.FindFact("documents_found") == nullptr) {
-    Say(args, "fact: documents_found = 12");
-    if (Status st = run.AddFact("documents_found", "12", "collect_documents"); !st.ok()) return st;
-    maybe_die();
-  }
-  if (done("analyze") && s.FindFact("capacity_mismatch") == nullptr) {
-    Say(args, "fact: capacity_mismatch = Q3 and Q4 sheets disagree in 25 sections");
-    if (Status st = run.AddFact("capacity_mismatch", "Q3 and Q4 sheets disagree in 25 sections",
-                                "analyze_documents");
-        !st.ok()) {
-      return st;
+  for (const Learning& learning : kLearnings) {
+    const RunState::PlanItem* item = s.FindPlanItem(learning.step);
+    if (item == nullptr || item->status != RunState::StepStatus::kCompleted ||
+        s.FindFact(learning.key) != nullptr) {
+      continue;
     }
-    maybe_die();
-  }
-  if (done("benchmarks") && s.FindFact("p99_regression") == nullptr) {
-    Say(args, "fact: p99_regression = checkout p99 230 ms vs 180 ms baseline (+28%)");
-    if (Status st = run.AddFact("p99_regression", "checkout p99 230 ms vs 180 ms baseline (+28%)",
-                                "fetch_benchmarks");
-        !st.ok()) {
-      return st;
-    }
+    Say(args, std::string("fact: ") + learning.key + " = " + learning.value);
+    if (Status st = run.AddFact(learning.key, learning.value, learning.source); !st.ok()) return st;
     maybe_die();
   }
   if (s.FindFact("p99_regression") != nullptr && s.decisions.empty()) {
