@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agentlog/options.h"
 #include "agentlog/status.h"
 
 namespace agentlog::internal {
@@ -120,8 +121,10 @@ class Backend {
 };
 
 struct BackendOptions {
+  std::shared_ptr<rocksdb::FileSystem> file_system;  // null: the OS's
   bool create_if_missing = true;
   bool error_if_exists = false;
+  bool truncate_log_at_damage = false;
   size_t write_buffer_bytes = size_t{64} << 20;
   size_t block_cache_bytes = size_t{64} << 20;
 };

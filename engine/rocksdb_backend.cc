@@ -2,8 +2,13 @@
 // that includes RocksDB headers. One column family per Space; one
 // rocksdb::WriteBatch per WriteSet, so an append is atomic across them.
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <shared_mutex>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
@@ -67,9 +72,9 @@ class RocksCursor final : public Cursor {
 
 class RocksDbBackend final : public Backend {
  public:
-  RocksDbBackend(std::unique_ptr<rocksdb::DB> db,
+  RocksDbBackend(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db,
                  std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : db_(std::move(db)), handles_(std::move(handles)) {
+      : env_(std::move(env)), db_(std::move(db)), handles_(std::move(handles)) {
     AGENTLOG_ASSERT(handles_.size() == kSpaceCount);
   }
   ~RocksDbBackend() override { Close().IgnoreError(); /* destructor: nobody to tell */ }
@@ -95,12 +100,27 @@ class RocksDbBackend final : public Backend {
     }
     rocksdb::WriteOptions options;
     options.sync = sync;
-    return FromRocks(db_->Write(options, &batch), "writing to the store");
+    std::shared_lock<std::shared_mutex> lock(wal_mu_);
+    rocksdb::Status status = db_->Write(options, &batch);
+    if (!status.ok()) log_failed_.store(true);
+    return FromRocks(status, "writing to the store");
   }
 
+  // RocksDB must not touch a log file again once a write to it failed: its
+  // writer asserts so in debug builds (and Debian's librocksdb keeps its
+  // assertions: SyncWAL after a failed log write aborts the process), while
+  // Write checks the database's error state first and refuses by itself. So
+  // a sync runs alone, never beside a write that may be failing, and never
+  // after a failure.
   Status SyncWal() override {
     if (db_ == nullptr) return Status::Closed("the store is closed; open it again to use it");
-    return FromRocks(db_->SyncWAL(), "syncing the write-ahead log");
+    std::unique_lock<std::shared_mutex> lock(wal_mu_);
+    if (log_failed_.load()) {
+      return Status::IOError("not syncing the write-ahead log: a write to it failed; close and reopen the store");
+    }
+    rocksdb::Status status = db_->SyncWAL();
+    if (!status.ok()) log_failed_.store(true);
+    return FromRocks(status, "syncing the write-ahead log");
   }
 
   std::unique_ptr<Cursor> NewCursor(Space space) override {
@@ -130,8 +150,13 @@ class RocksDbBackend final : public Backend {
     return handles_[static_cast<size_t>(space)];
   }
 
+  // Declared before db_, so destroyed after it: the database uses it to
+  // its last close. Null when the OS's file system is used.
+  std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Space
+  std::shared_mutex wal_mu_;             // writes share it; SyncWal holds it alone
+  std::atomic<bool> log_failed_{false};  // a Write or SyncWal failed
 };
 
 Status NotOurs(const std::string& path, const std::string& why) {
@@ -183,13 +208,25 @@ Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& option
   column_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
   rocksdb::DBOptions db_options;
+  std::unique_ptr<rocksdb::Env> env;
+  if (options.file_system != nullptr) {
+    env = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = env.get();
+  }
   db_options.create_if_missing = options.create_if_missing;
   db_options.error_if_exists = options.error_if_exists;
   db_options.create_missing_column_families = options.create_if_missing;
-  // After a crash the WAL is replayed up to its last whole batch. Each
-  // append is one batch across every column family, so a run's events, head
-  // and indexes stay consistent with each other whatever tail is cut.
-  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // After a crash the WAL is replayed up to its last whole batch: a batch
+  // cut short at the end of the log (a write the crash interrupted, never
+  // acknowledged) is dropped. Each append is one batch across every column
+  // family, so a run's events, head and indexes stay consistent with each
+  // other. A damaged record anywhere else is damage, not a crash: replaying
+  // up to it (point-in-time recovery) would silently drop it and every
+  // acknowledged append after it, so Open refuses with Corruption unless
+  // the caller asked to salvage (Options::truncate_log_at_damage).
+  db_options.wal_recovery_mode = options.truncate_log_at_damage
+                                     ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
+                                     : rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.paranoid_checks = true;
 
   // An existing database must be ours (or one whose creation stopped before
@@ -218,10 +255,17 @@ Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& option
       return Status::InvalidArgument("a store already exists at \"" + path +
                                      "\" (error_if_exists is true)");
     }
+    if (status.IsCorruption()) {
+      return Status::Corruption("opening the store at \"" + path + "\": " + status.ToString() +
+                                "; the store's files are damaged and nothing was changed: restore "
+                                "it from a copy, or, if the damage is in the write-ahead log "
+                                "(*.log), open a copy with Options::truncate_log_at_damage to keep "
+                                "what precedes the damaged record");
+    }
     return FromRocks(status, "opening the store at \"" + path + "\"");
   }
   return std::unique_ptr<Backend>(
-      new RocksDbBackend(std::unique_ptr<rocksdb::DB>(raw), std::move(handles)));
+      new RocksDbBackend(std::move(env), std::unique_ptr<rocksdb::DB>(raw), std::move(handles)));
 }
 
 }  // namespace agentlog::internal

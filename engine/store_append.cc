@@ -39,10 +39,7 @@ Result<AppendResult> StoreImpl::QueueAppend(PendingAppend* pending) {
   MutexLock lock(&mu_);
   while (!closing_ && !closed_ && queue_.size() >= options_.max_queued_appends) space_cv_.Wait();
   if (closing_ || closed_) return Status::Closed("the store is closed; open it again to append");
-  if (!write_failure_.ok()) {
-    return Status::IOError("the store stopped accepting appends after a failed write (" +
-                           write_failure_.ToString() + "); close and reopen it");
-  }
+  if (!write_failure_.ok()) return Stopped(write_failure_);
   queue_.push_back(&append);
   AGENTLOG_ASSERT(queue_.size() <= options_.max_queued_appends);
   while (!append.done && (committing_ || queue_.front() != &append)) append.cv.Wait();
@@ -50,6 +47,25 @@ Result<AppendResult> StoreImpl::QueueAppend(PendingAppend* pending) {
   AGENTLOG_ASSERT(append.done);
   if (!append.status.ok()) return append.status;
   return append.result;
+}
+
+Status StoreImpl::Stopped(const Status& failure) {
+  return Status::IOError("the store stopped writing after a failed write (" + failure.ToString() +
+                         "); its outcome on disk is unknown: fix the cause, then close and reopen "
+                         "the store");
+}
+
+Status StoreImpl::WriteBesideAppends(const WriteSet* writes, bool sync) {
+  {
+    MutexLock lock(&mu_);
+    if (!write_failure_.ok()) return Stopped(write_failure_);
+  }
+  Status status = writes != nullptr ? backend_->Write(*writes, sync) : backend_->SyncWal();
+  if (!status.ok()) {
+    MutexLock lock(&mu_);
+    if (write_failure_.ok()) write_failure_ = status;
+  }
+  return status;
 }
 
 void StoreImpl::LeadCommit() {
@@ -97,8 +113,7 @@ void StoreImpl::CommitGroupOf(std::vector<PendingAppend*>& pending) {
   answered.reserve(pending.size());
   for (PendingAppend* append : pending) {
     if (!failure.ok()) {
-      append->status = Status::IOError("the store stopped accepting appends after a failed write (" +
-                                       failure.ToString() + "); close and reopen it");
+      append->status = Stopped(failure);
       continue;
     }
     append->status = StageAppend(append, &group);

@@ -40,7 +40,7 @@ Result<std::string> StoreImpl::PutBlob(std::string_view content, Durability dura
       // Stored already, perhaps by a kBuffered call: a kSync caller is
       // answered only once it is durable, as for a replayed append.
       if (sync) {
-        status = backend_->SyncWal();
+        status = WriteBesideAppends(nullptr, /*sync=*/true);
         if (!status.ok()) return status;
       }
       return sha256;
@@ -51,7 +51,7 @@ Result<std::string> StoreImpl::PutBlob(std::string_view content, Durability dura
   }
   WriteSet writes;
   writes.Put(Space::kBlobs, key, EncodeFrame(FrameKind::kContentBlobV1, content));
-  status = backend_->Write(writes, sync);
+  status = WriteBesideAppends(&writes, sync);
   if (!status.ok()) return status;
   AGENTLOG_ASSERT(sha256.size() == kHashBytes);
   return sha256;

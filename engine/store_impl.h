@@ -169,6 +169,15 @@ class StoreImpl final : public Store {
   // while it writes.
   void LeadCommit() REQUIRES(mu_);
   void CommitGroupOf(std::vector<PendingAppend*>& group);
+  // After a write fails, its outcome on disk is unknown and the cached run
+  // heads may be wrong, so the store stops writing (appends, forks,
+  // snapshots, blobs) until a reopen re-reads the truth. Stopped() is the
+  // refusal every later write gets.
+  static Status Stopped(const Status& failure);
+  // A write that is not an append (a snapshot, a blob); `writes` null means
+  // only an fsync of the log. Refused once the store has stopped; its own
+  // failure stops the store.
+  Status WriteBesideAppends(const WriteSet* writes, bool sync) EXCLUDES(mu_);
   // Checks one append against its run and stages it into `group`; on error
   // nothing of it is staged.
   Status StageAppend(PendingAppend* append, CommitGroup* group);
@@ -254,7 +263,7 @@ class StoreImpl final : public Store {
   bool committing_ GUARDED_BY(mu_) = false;  // an appender holds the committer role
   bool closing_ GUARDED_BY(mu_) = false;
   bool closed_ GUARDED_BY(mu_) = false;
-  Status write_failure_ GUARDED_BY(mu_);  // set once a write fails: no more appends
+  Status write_failure_ GUARDED_BY(mu_);  // set once a write fails: see Stopped()
   std::vector<std::weak_ptr<SubscriptionCore>> subscriptions_ GUARDED_BY(mu_);
 
   Mutex read_mu_;

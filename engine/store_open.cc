@@ -46,8 +46,10 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::st
   if (!valid.ok()) return valid;
   if (path.empty()) return Status::InvalidArgument("store path is empty");
   internal::BackendOptions backend_options;
+  backend_options.file_system = options.file_system;
   backend_options.create_if_missing = options.create_if_missing;
   backend_options.error_if_exists = options.error_if_exists;
+  backend_options.truncate_log_at_damage = options.truncate_log_at_damage;
   backend_options.write_buffer_bytes = options.write_buffer_bytes;
   backend_options.block_cache_bytes = options.block_cache_bytes;
   auto backend = internal::OpenRocksDbBackend(backend_options, path);
@@ -78,17 +80,21 @@ Status StoreImpl::Start() {
   Status status = backend_->Get(Space::kMeta, kFormatMarkerKey, &marker);
   if (status.IsNotFound()) {
     // No marker: either a creation that stopped before writing it (a crash
-    // right after the database was made), which we finish, or data that is
-    // not ours, which we refuse to adopt.
+    // right after the database was made), which we finish, or damage. The
+    // backend refused databases whose column families are not all ours
+    // before we got here, so data without the marker is an agentlog store
+    // whose metadata lost it (a damaged MANIFEST dropping the table that
+    // held it): Corruption, never "not ours", never adopted.
     for (size_t space = 0; space < kSpaceCount; ++space) {
       auto cursor = backend_->NewCursor(static_cast<Space>(space));
       cursor->Seek("");
       if (!cursor->status().ok()) return cursor->status();
       if (cursor->Valid()) {
-        return Status::InvalidArgument(
-            "the directory holds a RocksDB database that is not an agentlog store (no format "
-            "marker, and its \"" + std::string(SpaceName(static_cast<Space>(space))) +
-            "\" column family holds data); open an agentlog store or an empty directory");
+        return Status::Corruption(
+            "the store's format marker is missing while its \"" +
+            std::string(SpaceName(static_cast<Space>(space))) +
+            "\" column family holds data: the store's metadata is damaged (a damaged "
+            "MANIFEST?); restore the store from a copy");
       }
     }
     WriteSet writes;
@@ -150,7 +156,14 @@ Status StoreImpl::Close() {
     while (readers_ > 0) readers_done_cv_.Wait();
   }
   // Buffered appends become durable at a clean close, as at a sync append.
-  Status sync_status = backend_->SyncWal();
+  // After a failed write there is nothing more to make durable, and the
+  // caller learns that the store had stopped.
+  Status write_failure;
+  {
+    MutexLock lock(&mu_);
+    write_failure = write_failure_;
+  }
+  Status sync_status = write_failure.ok() ? backend_->SyncWal() : Stopped(write_failure);
   Status backend_status = backend_->Close();
   {
     MutexLock lock(&mu_);

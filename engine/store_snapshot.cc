@@ -42,7 +42,7 @@ Status StoreImpl::PutSnapshot(std::string_view run_id, std::string_view projecti
   WriteSet writes;  // both or neither
   writes.Put(Space::kBlobs, key, std::move(values.state));
   writes.Put(Space::kSnapshots, std::move(key), std::move(values.meta));
-  return backend_->Write(writes, durability == Durability::kSync);
+  return WriteBesideAppends(&writes, durability == Durability::kSync);
 }
 
 Result<std::vector<SnapshotEntry>> StoreImpl::ReadSnapshots(std::string_view run_id,
@@ -124,7 +124,7 @@ Status StoreImpl::DeleteSnapshots(std::string_view run_id, std::string_view proj
     }
   }
   if (writes.empty()) return Status::OK();
-  return backend_->Write(writes, /*sync=*/false);
+  return WriteBesideAppends(&writes, /*sync=*/false);
 }
 
 }  // namespace agentlog::internal

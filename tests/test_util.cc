@@ -99,8 +99,7 @@ std::unique_ptr<Store> OpenStore(const std::string& dir, Clock* clock, Options o
   return std::move(store).value();
 }
 
-std::unique_ptr<Store> OpenMemoryStore(Clock* clock) {
-  Options options;
+std::unique_ptr<Store> OpenMemoryStore(Clock* clock, Options options) {
   options.clock = clock;
   auto store = internal::OpenStoreOnBackend(options, internal::NewMemoryBackend());
   INFO(store.status().ToString());

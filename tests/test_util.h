@@ -44,8 +44,9 @@ EventInput Message(const std::string& text);  // Input(MessagePayload("user", te
 // A store in `dir` with `clock` (and otherwise default options); REQUIREs success.
 std::unique_ptr<Store> OpenStore(const std::string& dir, Clock* clock, Options options = Options());
 
-// A store on the in-memory backend with `clock`; REQUIREs success.
-std::unique_ptr<Store> OpenMemoryStore(Clock* clock);
+// A store on the in-memory backend with `clock` (and otherwise `options`);
+// REQUIREs success.
+std::unique_ptr<Store> OpenMemoryStore(Clock* clock, Options options = Options());
 
 // Appends one message event; REQUIREs success.
 AppendResult AppendMessage(Store& store, const std::string& run_id, const std::string& text,

@@ -452,10 +452,13 @@ void DeleteFormatMarker(const std::string& dir, Clock* clock, bool with_events) 
 }
 }  // namespace
 
-TEST_CASE("Open.ForeignRocksDbIsRefused", "[validation][open]") {
-  // Goal: a directory holding a RocksDB database with data but without the
-  // agentlog format marker is refused with InvalidArgument naming the
-  // problem, and is not touched (a second open is refused the same way).
+TEST_CASE("Open.StoreWithDataButNoFormatMarkerIsCorruption", "[validation][open]") {
+  // Goal: a database with agentlog's column families holding data but
+  // without the format marker is a store whose metadata is damaged (a
+  // damaged MANIFEST can drop the table holding the marker): refused with
+  // Corruption saying so -- not "not an agentlog store" -- and not touched
+  // (a second open is refused the same way). Databases that are not ours
+  // are Open.ForeignRocksDbWithOtherColumnFamiliesIsRefusedUntouched.
   // Method: a store with an event whose "agentlog.format" key is deleted
   // through the backend; open it twice.
   TempDir dir;
@@ -467,8 +470,8 @@ TEST_CASE("Open.ForeignRocksDbIsRefused", "[validation][open]") {
     INFO("attempt " << attempt);
     auto store = Store::Open(options, dir.path());
     REQUIRE_FALSE(store.ok());
-    CHECK(store.status().IsInvalidArgument());
-    CHECK_THAT(store.status().message(), Contains("not an agentlog store"));
+    CHECK(store.status().IsCorruption());
+    CHECK_THAT(store.status().message(), Contains("format marker is missing"));
   }
 }
 

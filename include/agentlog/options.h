@@ -8,10 +8,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "agentlog/clock.h"
+
+namespace rocksdb {
+class FileSystem;  // <rocksdb/file_system.h>; only Options::file_system names it
+}  // namespace rocksdb
 
 namespace agentlog {
 
@@ -33,6 +38,22 @@ struct Options {
 
   // Refuse to open a store that already exists. Default: false.
   bool error_if_exists = false;
+
+  // The file system the store reads and writes through: RocksDB's
+  // FileSystem interface, so a caller can interpose on every file operation
+  // (tests inject power cuts and I/O errors this way; see
+  // tests/power_loss_fs.h). It must outlive the store. Default: nullptr,
+  // the operating system's (rocksdb::FileSystem::Default()).
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+
+  // Salvage a store whose write-ahead log holds a damaged record (a flipped
+  // byte, a bad sector): replay the log only up to that record, dropping it
+  // and every record after it -- acknowledged appends among them are LOST.
+  // Default: false, and Open refuses such a store with Corruption naming
+  // the log file, changing nothing. (A record cut short at the very end of
+  // the log is a write a crash interrupted, never acknowledged: it is
+  // dropped in both modes.) Copy the directory before salvaging.
+  bool truncate_log_at_damage = false;
 
   // Accept payloads whose event type this build does not know (written by a
   // newer agentlog). Their bodies cannot be checked beyond the FlatBuffers

@@ -169,9 +169,11 @@ class Store {
   // Refuses new calls, answers the appends already queued, stops
   // subscriptions (they end with Closed), waits for reads in flight, fsyncs
   // the write-ahead log (so kBuffered appends are durable once Close returns
-  // OK), then closes the database. Later calls return Closed; a second Close
-  // waits for the first and returns OK. May run while other threads call
-  // the store. REQUIRES: not called from a subscription callback.
+  // OK), then closes the database. After a failed write (the store had
+  // stopped, see Append) it skips the fsync, closes all the same and returns
+  // that IOError. Later calls return Closed; a second Close waits for the
+  // first and returns OK. May run while other threads call the store.
+  // REQUIRES: not called from a subscription callback.
   virtual Status Close() = 0;
 
   // Appends `events` to run `run_id`, all or nothing: the run is created by
@@ -188,8 +190,13 @@ class Store {
   //   Conflict         expected_head differs from the run's head, or the
   //                    idempotency key was used for other events or another run;
   //   Fenced           lease_epoch is not the run's current epoch;
-  //   IOError          the write failed; the store then refuses further
-  //                    appends until it is reopened;
+  //   IOError          the write or its fsync failed (the message gives the
+  //                    OS's reason). A failed write stored nothing; after a
+  //                    failed fsync the append may be found whole after a
+  //                    reopen, never in part. Either way the store stops:
+  //                    every later append, fork, snapshot and blob write
+  //                    gets IOError "the store stopped writing ..." until
+  //                    it is reopened (README "Durability");
   //   Closed           the store is closed.
   virtual Result<AppendResult> Append(std::string_view run_id, std::span<const EventInput> events,
                                       const AppendOptions& options) = 0;
