@@ -27,13 +27,16 @@ std::string Cut(const std::string& text, size_t max) {
 
 std::string FormatUtc(int64_t time_us) {
   if (time_us == 0) return "-";
-  const time_t seconds = static_cast<time_t>(time_us / 1000000);
+  // Floor, not truncation: a time before 1970 is the second before, plus
+  // a positive fraction.
+  const int64_t fraction_us = ((time_us % 1000000) + 1000000) % 1000000;
+  const time_t seconds = static_cast<time_t>((time_us - fraction_us) / 1000000);
   std::tm parts{};
   gmtime_r(&seconds, &parts);
   char text[96];  // room for any int the compiler can imagine in each field
   std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
                 parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                static_cast<int>((time_us % 1000000) / 1000));
+                static_cast<int>(fraction_us / 1000));
   return text;
 }
 
