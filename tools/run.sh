@@ -2,12 +2,15 @@
 # tools/run.sh: from a fresh Debian 12 machine to a running agentlog.
 #
 #   bash tools/run.sh demo   install packages, build, run `agentlog demo` in a new directory
-#   bash tools/run.sh test   install packages, build, run the whole test suite (ctest)
+#   bash tools/run.sh test   install packages, build, run the whole test suite (ctest),
+#                            then again under ASan+UBSan with short fuzz runs, and the
+#                            threaded suites under TSan (tests/sanitize.sh); about 25 min
 #
 # Packages: installed with apt-get when one is missing (as root, or through
 # sudo); skipped when all are present, so a developer's machine needs no root.
 # Build: build/ in the repository, RelWithDebInfo, `-j2` (AGENTLOG_JOBS to change).
-# Exit status: the demo's or ctest's; non-zero on any failure.
+# Exit status: the demo's or the tests'; non-zero on any failure. The test
+# mode's last line is "N passed, N failed" over every stage.
 set -euo pipefail
 
 usage() {
@@ -33,6 +36,10 @@ packages=(
   catch2                      # the C++ test suite (Catch2 v2)
   libcli11-dev nlohmann-json3-dev  # the agentlog command line and its JSON output
   libsqlite3-dev              # bench/: SQLite is a baseline agentlog is measured against
+)
+# Only the test mode needs these.
+test_packages=(
+  clang-14 libclang-rt-14-dev  # tests/sanitize.sh: ASan, UBSan, TSan and libFuzzer runtimes
 )
 
 install_packages() {
@@ -87,14 +94,43 @@ run_demo() {
   echo "  (agentlog is $build/tools/agentlog)"
 }
 
+# run_tests: ctest on build/, then the sanitizer builds (tests/sanitize.sh;
+# AGENTLOG_SANITIZERS=0 skips them). Every stage runs even if one before
+# failed; the last line sums them up as "N passed, N failed".
 run_tests() {
+  local status=0 passed=0 failed=0 stage log summary
   echo "== ctest"
-  # ctest prints its summary line ("100% tests passed, 0 tests failed out of N")
-  # and exits non-zero when a test fails; set -e passes that on.
-  cd "$build"
-  ctest --output-on-failure -j"$jobs"
+  log=$build/ctest.log
+  (cd "$build" && ctest --output-on-failure -j"$jobs") | tee "$log" || status=1
+  summary=$(grep 'tests failed out of' "$log" | tail -1)
+  local total=${summary##* out of } failures
+  failures=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' <<<"$summary")
+  total=${total:-0} failures=${failures:-1}
+  passed=$((total - failures)) failed=$failures
+  local stages=("plain build: $summary")
+  if [[ ${AGENTLOG_SANITIZERS:-1} != 0 ]]; then
+    for stage in address thread; do
+      echo "== tests/sanitize.sh $stage"
+      log=$build/sanitize-$stage.log
+      # The TSan stage runs 10 power cuts, not 40: TSan slows each about 10x.
+      AGENTLOG_POWER_CUTS=${AGENTLOG_POWER_CUTS:-$([[ $stage == thread ]] && echo 10 || echo 40)} \
+        bash "$repo/tests/sanitize.sh" "$stage" 2>&1 | tee "$log" || status=1
+      summary=$(tail -1 "$log")
+      if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
+      else
+        failed=$((failed + 1)) summary="did not finish"
+      fi
+      stages+=("$stage sanitizers: $(tail -2 "$log" | head -1)")
+    done
+  fi
+  echo "== summary"
+  printf '  %s\n' "${stages[@]}"
+  echo "$passed passed, $failed failed"
+  return $status
 }
 
+if [[ $mode == test ]]; then packages+=("${test_packages[@]}"); fi
 install_packages
 if [[ $mode == demo ]]; then
   configure_and_build agentlog_cli
