@@ -76,14 +76,6 @@ constexpr int kMaxFlipsPerIteration = 4;
 constexpr size_t kTailBytes = 512;  // an SST's footer, index and properties live at its end
 constexpr int64_t kStartUs = 1'700'000'000'000'000;
 
-// The same reader as crash_test.cc's (a shared one in test_util would clash
-// with that file's local copy until both move).
-uint64_t NumberFromEnvironment(const char* name, uint64_t fallback) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return fallback;
-  return std::strtoull(text, nullptr, 10);
-}
-
 // The runs, session, projection and blobs the store holds at the end; the
 // read paths ask for all of them in every state (NotFound before they exist).
 const std::vector<std::string> kRunIds = {"alpha", "beta", "gamma:1", "delta", "alpha-fork", "epsilon"};

@@ -79,11 +79,6 @@ std::map<std::string, Placed> ReadEverything(Store& store) {
   return events;
 }
 
-uint64_t EnvCount(const char* name, uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? std::strtoull(value, nullptr, 10) : fallback;
-}
-
 AppendOptions Durable(Durability durability) { return WithDurability(durability); }
 
 Result<AppendResult> AppendText(Store& store, const std::string& run_id, const std::string& text,
@@ -107,8 +102,8 @@ TEST_CASE("PowerLoss.SyncAcknowledgedAppendsSurviveEveryCut", "[powerloss]") {
   // of kSync appends goes round 0%, 10%, 50%, 90%; a 128 KiB memtable makes
   // RocksDB flush and switch logs during the workload; the same store is
   // reopened and cut again, AGENTLOG_POWER_CUTS times.
-  const uint64_t cuts = EnvCount("AGENTLOG_POWER_CUTS", 40);
-  const uint64_t seed = EnvCount("AGENTLOG_POWER_SEED", std::random_device()());
+  const uint64_t cuts = NumberFromEnvironment("AGENTLOG_POWER_CUTS", 40);
+  const uint64_t seed = NumberFromEnvironment("AGENTLOG_POWER_SEED", std::random_device()());
   INFO("seed " << seed << " (AGENTLOG_POWER_SEED repeats the choices; thread timing differs)");
   std::mt19937_64 random(seed);
   TempDir dir;

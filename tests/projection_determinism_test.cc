@@ -12,6 +12,7 @@
 
 #include "agentlog/projector.h"
 #include "agentlog/run_state.h"
+#include "reference_fold.h"
 #include "run_generator.h"
 #include "test_util.h"
 
@@ -37,17 +38,9 @@ void AppendGenerated(Projector& projector, RunGenerator& generator, const std::s
   }
 }
 
-// Encodings of the state after each event 0..head, by one fold from event 1
-// with no projector, snapshot or cache: the reference.
+// Encodings of the state after each event 0..head: the reference.
 std::vector<std::string> ReferenceFold(Store& store, const std::string& run_id) {
-  auto projection = NewRunStateProjection();
-  auto state = projection->Initial();
-  std::vector<std::string> encodings{state->Encode()};
-  for (const Event& event : ReadWholeRun(store, run_id)) {
-    projection->Apply(*state, EventView(event, event.body()));
-    encodings.push_back(state->Encode());
-  }
-  return encodings;
+  return agentlog::testing::ReferenceFold(ReadWholeRun(store, run_id));
 }
 
 std::unique_ptr<Projector> NewProjector(Store& store, const SnapshotPolicy& policy) {

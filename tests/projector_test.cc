@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agentlog/projector.h"
+#include "reference_fold.h"
 #include "store_surgery.h"
 #include "tally_projection.h"
 #include "test_util.h"
@@ -41,12 +42,9 @@ void AppendSteps(Store& store, const std::string& run_id, size_t count, size_t f
 
 // The state after event n by folding from event 1 with no projector at all.
 std::string FoldFromStart(Store& store, const Projection& projection, const std::string& run_id, uint64_t n) {
-  auto state = projection.Initial();
-  for (const Event& event : ReadWholeRun(store, run_id)) {
-    if (event.sequence() > n) break;
-    projection.Apply(*state, EventView(event, event.body()));
-  }
-  return state->Encode();
+  std::vector<Event> events = ReadWholeRun(store, run_id);
+  REQUIRE(n <= events.size());
+  return FoldAt(projection, events, {n}).at(n);
 }
 
 std::string EncodedAt(Projector& projector, const std::string& run_id, uint64_t n, StateInfo* info = nullptr,

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <catch2/catch.hpp>
 #include <random>
@@ -167,6 +168,12 @@ std::vector<Event> ReadAllGlobal(Store& store, uint64_t after_position) {
     after_position = page->back().global_position();
     for (Event& event : *page) all.push_back(std::move(event));
   }
+}
+
+uint64_t NumberFromEnvironment(const char* name, uint64_t fallback) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return fallback;
+  return std::strtoull(text, nullptr, 10);
 }
 
 bool WaitUntil(const std::function<bool()>& condition, int64_t timeout_ms) {

@@ -67,6 +67,9 @@ std::string MessageText(const Event& event);
 std::vector<Event> ReadWholeRun(Store& store, const std::string& run_id);
 // Every event after `after_position`, paging through ReadGlobal; REQUIREs success.
 std::vector<Event> ReadAllGlobal(Store& store, uint64_t after_position = 0);
+// The number in environment variable `name` (the long modes' counts and
+// seeds), or `fallback` if it is unset or empty.
+uint64_t NumberFromEnvironment(const char* name, uint64_t fallback);
 // Polls `condition` every millisecond until it holds or `timeout_ms` passes.
 bool WaitUntil(const std::function<bool()>& condition, int64_t timeout_ms);
 

@@ -20,6 +20,7 @@
 
 #include "agentlog/run_state.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "tests/reference_fold.h"
 
 namespace {
 
@@ -45,7 +46,7 @@ std::unique_ptr<Projector> SnapshottingProjector(Store& store) {
 void CheckEveryState(Store& store, const std::string& run_id) {
   auto events = fuzz::ReadWholeRun(store, run_id);
   FUZZ_CHECK(events.ok(), events.status().ToString());
-  const std::vector<std::string> reference = fuzz::ReferenceFold(*events);
+  const std::vector<std::string> reference = testing::ReferenceFold(*events);
   // A fresh projector has nothing cached: each answer starts at a stored snapshot.
   auto projector = fuzz::RunStateProjector(store, /*snapshot_every_events=*/0);
   for (uint64_t n = 0; n < reference.size(); ++n) {

@@ -32,6 +32,7 @@
 #include "agentlog/run_state.h"
 #include "engine/backend.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "tests/reference_fold.h"
 
 namespace {
 
@@ -64,7 +65,7 @@ const Expected& ExpectedAnswers() {
       auto events = fuzz::ReadWholeRun(store, run);
       FUZZ_CHECK(events.ok(), events.status().ToString());
       for (const Event& event : *events) e.run_events[{run, event.sequence()}] = FieldsOf(event);
-      e.head_states[run] = fuzz::ReferenceFold(*events).back();
+      e.head_states[run] = testing::ReferenceFold(*events).back();
       auto info = store.GetRun(run);
       FUZZ_CHECK(info.ok(), info.status().ToString());
       e.runs[run] = *info;

@@ -233,15 +233,4 @@ std::unique_ptr<Projector> RunStateProjector(Store& store, uint64_t snapshot_eve
   return projector;
 }
 
-std::vector<std::string> ReferenceFold(const std::vector<Event>& events) {
-  auto projection = NewRunStateProjection();
-  auto state = projection->Initial();
-  std::vector<std::string> encodings{state->Encode()};
-  for (const Event& event : events) {
-    projection->Apply(*state, EventView(event, event.body()));
-    encodings.push_back(state->Encode());
-  }
-  return encodings;
-}
-
 }  // namespace agentlog::fuzz

@@ -136,10 +136,6 @@ Result<std::vector<Event>> ReadWholeStore(Store& store);
 // given snapshot interval (0: no snapshots). Aborts if registration fails.
 std::unique_ptr<Projector> RunStateProjector(Store& store, uint64_t snapshot_every_events);
 
-// The encoded run state after each event 0..n of `events` (a run's whole
-// history in order), folded directly with no projector: the reference.
-std::vector<std::string> ReferenceFold(const std::vector<Event>& events);
-
 }  // namespace agentlog::fuzz
 
 #endif  // AGENTLOG_TESTS_FUZZ_FUZZ_UTIL_H_

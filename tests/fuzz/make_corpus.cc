@@ -22,6 +22,7 @@
 #include "engine/keys.h"
 #include "engine/record_codec.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "tests/reference_fold.h"
 #include "tests/run_generator.h"
 
 namespace {
@@ -172,7 +173,7 @@ std::vector<Event> GeneratedRun(uint64_t seed, size_t count) {
 // run_state_codec: states of generated runs at several points.
 void RunStateSeeds() {
   for (uint64_t seed : {21, 22}) {
-    const std::vector<std::string> states = fuzz::ReferenceFold(GeneratedRun(seed, 120));
+    const std::vector<std::string> states = testing::ReferenceFold(GeneratedRun(seed, 120));
     for (size_t at : {0, 3, 10, 40, 120}) {
       Write("run_state_codec", "seed" + std::to_string(seed) + "-at-" + std::to_string(at), states[at]);
     }
