@@ -116,7 +116,8 @@ class RocksDbBackend final : public Backend {
     if (db_ == nullptr) return Status::Closed("the store is closed; open it again to use it");
     std::unique_lock<std::shared_mutex> lock(wal_mu_);
     if (log_failed_.load()) {
-      return Status::IOError("not syncing the write-ahead log: a write to it failed; close and reopen the store");
+      return Status::IOError("not syncing the write-ahead log: a write to the store failed; close and "
+                             "reopen the store");
     }
     rocksdb::Status status = db_->SyncWAL();
     if (!status.ok()) log_failed_.store(true);
@@ -256,11 +257,13 @@ Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& option
                                      "\" (error_if_exists is true)");
     }
     if (status.IsCorruption()) {
-      return Status::Corruption("opening the store at \"" + path + "\": " + status.ToString() +
-                                "; the store's files are damaged and nothing was changed: restore "
-                                "it from a copy, or, if the damage is in the write-ahead log "
-                                "(*.log), open a copy with Options::truncate_log_at_damage to keep "
-                                "what precedes the damaged record");
+      std::string message = "opening the store at \"" + path + "\": " + status.ToString() +
+                            "; the store's files are damaged: restore it from a copy";
+      if (!options.truncate_log_at_damage) {
+        message += ", or, if the damage is in the write-ahead log (*.log), open a copy with "
+                   "Options::truncate_log_at_damage to keep what precedes the damaged record";
+      }
+      return Status::Corruption(std::move(message));
     }
     return FromRocks(status, "opening the store at \"" + path + "\"");
   }

@@ -84,9 +84,10 @@ class PowerLossFileSystem::File final : public rocksdb::FSWritableFileOwnerWrapp
   }
   template <typename SyncFn>
   rocksdb::IOStatus Synced(SyncFn sync) {
+    const uint64_t size = size_;  // what this sync covers
     rocksdb::IOStatus status = fs_->Check(Op::kSync, path_);
     if (status.ok()) status = sync();
-    if (status.ok()) fs_->OnSync(path_);
+    if (status.ok()) fs_->OnSync(path_, size);
     return status;
   }
 
@@ -102,20 +103,23 @@ class PowerLossFileSystem::Directory final : public rocksdb::FSDirectoryWrapper 
       : FSDirectoryWrapper(std::move(target)), fs_(fs), path_(std::move(path)) {}
 
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    rocksdb::IOStatus status = fs_->Check(Op::kSync, path_);
-    if (status.ok()) status = FSDirectoryWrapper::Fsync(options, dbg);
-    if (status.ok()) fs_->OnDirectorySync(path_);
-    return status;
+    return Synced([&] { return FSDirectoryWrapper::Fsync(options, dbg); });
   }
   rocksdb::IOStatus FsyncWithDirOptions(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg,
                                         const rocksdb::DirFsyncOptions& dir_options) override {
-    rocksdb::IOStatus status = fs_->Check(Op::kSync, path_);
-    if (status.ok()) status = FSDirectoryWrapper::FsyncWithDirOptions(options, dbg, dir_options);
-    if (status.ok()) fs_->OnDirectorySync(path_);
-    return status;
+    return Synced([&] { return FSDirectoryWrapper::FsyncWithDirOptions(options, dbg, dir_options); });
   }
 
  private:
+  template <typename SyncFn>
+  rocksdb::IOStatus Synced(SyncFn sync) {
+    const uint64_t created_before = fs_->creation_count();  // what this fsync covers
+    rocksdb::IOStatus status = fs_->Check(Op::kSync, path_);
+    if (status.ok()) status = sync();
+    if (status.ok()) fs_->OnDirectorySync(path_, created_before);
+    return status;
+  }
+
   PowerLossFileSystem* const fs_;
   const std::string path_;
 };
@@ -198,9 +202,14 @@ rocksdb::IOStatus PowerLossFileSystem::Check(Op op, const std::string& path) {
   return rocksdb::IOStatus::OK();
 }
 
-void PowerLossFileSystem::Track(const std::string& path, uint64_t size, bool existing) {
+void PowerLossFileSystem::TrackNew(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
-  files_[path] = FileState{size, existing ? size : 0, existing};
+  files_[path] = FileState{0, 0, false, ++creation_count_};
+}
+
+uint64_t PowerLossFileSystem::creation_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return creation_count_;
 }
 
 void PowerLossFileSystem::OnWrite(const std::string& path, uint64_t end, bool truncate) {
@@ -215,16 +224,17 @@ void PowerLossFileSystem::OnWrite(const std::string& path, uint64_t end, bool tr
   }
 }
 
-void PowerLossFileSystem::OnSync(const std::string& path) {
+void PowerLossFileSystem::OnSync(const std::string& path, uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
   auto file = files_.find(path);
-  if (file != files_.end()) file->second.synced_size = file->second.size;
+  if (file == files_.end()) return;
+  file->second.synced_size = std::max(file->second.synced_size, std::min(size, file->second.size));
 }
 
-void PowerLossFileSystem::OnDirectorySync(const std::string& directory) {
+void PowerLossFileSystem::OnDirectorySync(const std::string& directory, uint64_t created_before) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [path, file] : files_) {
-    if (ParentOf(path) == directory) file.entry_synced = true;
+    if (ParentOf(path) == directory && file.created <= created_before) file.entry_synced = true;
   }
 }
 
@@ -236,7 +246,7 @@ rocksdb::IOStatus PowerLossFileSystem::NewWritableFile(const std::string& path,
   std::unique_ptr<rocksdb::FSWritableFile> file;
   if (status.ok()) status = target()->NewWritableFile(path, options, &file, dbg);
   if (!status.ok()) return status;
-  Track(path, 0, /*existing=*/false);
+  TrackNew(path);
   *result = std::make_unique<File>(this, path, std::move(file), 0);
   return status;
 }
@@ -247,10 +257,12 @@ rocksdb::IOStatus PowerLossFileSystem::ReopenWritableFile(const std::string& pat
                                                           rocksdb::IODebugContext* dbg) {
   rocksdb::IOStatus status = Check(Op::kMutate, path);
   std::unique_ptr<rocksdb::FSWritableFile> file;
+  uint64_t size = 0;
+  if (status.ok()) status = target()->GetFileSize(path, options.io_options, &size, dbg);
   if (status.ok()) status = target()->ReopenWritableFile(path, options, &file, dbg);
   if (!status.ok()) return status;
-  const uint64_t size = file->GetFileSize(options.io_options, dbg);
-  Track(path, size, /*existing=*/true);
+  // A file already tracked keeps what it had synced; an untracked one was
+  // on the disk before this instance saw it and stays untracked (synced).
   *result = std::make_unique<File>(this, path, std::move(file), size);
   return status;
 }
@@ -267,7 +279,7 @@ rocksdb::IOStatus PowerLossFileSystem::ReuseWritableFile(const std::string& path
     std::lock_guard<std::mutex> lock(mu_);
     files_.erase(old_path);
   }
-  Track(path, 0, /*existing=*/false);
+  TrackNew(path);
   *result = std::make_unique<File>(this, path, std::move(file), 0);
   return status;
 }
@@ -304,13 +316,22 @@ rocksdb::IOStatus PowerLossFileSystem::DeleteFile(const std::string& path, const
 rocksdb::IOStatus PowerLossFileSystem::RenameFile(const std::string& from, const std::string& to,
                                                   const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) {
   rocksdb::IOStatus status = Check(Op::kMutate, to);
+  const bool to_existed = status.ok() && target()->FileExists(to, options, dbg).ok();
   if (status.ok()) status = target()->RenameFile(from, to, options, dbg);
   if (status.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    files_.erase(to);
-    if (auto file = files_.find(from); file != files_.end()) {
-      files_[to] = file->second;
+    // Onto a name whose entry was durable (CURRENT), the name stays
+    // durable: the disk holds the old file or the new one, never neither.
+    auto replaced = files_.find(to);
+    const bool to_was_durable = to_existed && (replaced == files_.end() || replaced->second.entry_synced);
+    auto file = files_.find(from);
+    if (file == files_.end()) {
+      files_.erase(to);  // untracked source: synced, like the rest of the disk
+    } else {
+      FileState moved = file->second;
+      if (to_was_durable) moved.entry_synced = true;
       files_.erase(from);
+      files_[to] = moved;
     }
   }
   return status;
@@ -322,7 +343,12 @@ rocksdb::IOStatus PowerLossFileSystem::LinkFile(const std::string& from, const s
   if (status.ok()) status = target()->LinkFile(from, to, options, dbg);
   if (status.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto file = files_.find(from); file != files_.end()) files_[to] = file->second;
+    if (auto file = files_.find(from); file != files_.end()) {
+      FileState link = file->second;
+      link.entry_synced = false;  // a new entry, durable at its directory's next fsync
+      link.created = ++creation_count_;
+      files_[to] = link;
+    }
   }
   return status;
 }

@@ -21,9 +21,12 @@
 // the write-ahead log or the table files only.
 //
 // The model's limits: renames and deletes take effect at once and are never
-// rolled back by a power cut; unsynced data is lost from the end of a file
-// only (a prefix of it survives), never from its middle. Files the instance
-// did not see written (a store opened before it existed) count as synced.
+// rolled back by a power cut (a rename onto a durable name stays durable);
+// unsynced data is lost from the end of a file only (a prefix of it
+// survives), never from its middle, so pages written back out of order are
+// not simulated; a new file survives only if its directory was fsynced.
+// Files the instance did not see written (a store opened before it
+// existed) count as synced.
 #ifndef AGENTLOG_TESTS_POWER_LOSS_FS_H_
 #define AGENTLOG_TESTS_POWER_LOSS_FS_H_
 
@@ -117,15 +120,20 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
     uint64_t size = 0;          // bytes written so far
     uint64_t synced_size = 0;   // bytes on the disk for sure
     bool entry_synced = false;  // its directory was fsynced after it was created
+    uint64_t created = 0;       // creation_count_ when its entry was made
   };
 
   // OK, or the error `op` on `path` gets now (power cut or fault).
   rocksdb::IOStatus Check(Op op, const std::string& path);
-  // Tracks a file created empty (or reopened at `size`, all synced).
-  void Track(const std::string& path, uint64_t size, bool existing);
+  // Tracks a file created empty.
+  void TrackNew(const std::string& path);
   void OnWrite(const std::string& path, uint64_t end, bool truncate);
-  void OnSync(const std::string& path);
-  void OnDirectorySync(const std::string& directory);
+  // A sync makes durable what was written before it began: `size` and
+  // `created_before` are read before the fsync, not after (a write or a
+  // create finishing meanwhile is not covered).
+  void OnSync(const std::string& path, uint64_t size);
+  void OnDirectorySync(const std::string& directory, uint64_t created_before);
+  uint64_t creation_count() const;
 
   mutable std::mutex mu_;
   bool powered_ = true;
@@ -134,6 +142,7 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
   std::string fault_suffix_;
   uint64_t faults_injected_ = 0;
   std::map<std::string, FileState> files_;  // by path, as RocksDB names them
+  uint64_t creation_count_ = 0;             // directory entries made so far
 };
 
 }  // namespace agentlog::testing

@@ -209,6 +209,11 @@ TEST_CASE("PowerLoss.SyncAcknowledgedAppendsSurviveEveryCut", "[powerloss]") {
     known = std::move(now);
     REQUIRE(store->Close().ok());
   }
+  if (cuts >= 8) {  // the cuts must have bitten, or the test proves nothing
+    CHECK(total.bytes_dropped > 0);
+    CHECK(buffered_lost > 0);
+    CHECK(total.bytes_torn_kept > 0);
+  }
   WARN("power cuts: " << cuts << "; appends acknowledged: " << sync_acked << " kSync (lost 0), "
                       << buffered_acked << " kBuffered (" << buffered_lost
                       << " lost, always a suffix); unacknowledged appends found whole after the cut: "
@@ -298,6 +303,8 @@ TEST_CASE("Fault.FailedLogWriteFailsTheAppendStopsTheStoreAndLeavesNoTrace", "[f
   REQUIRE(next.ok());
   CHECK(next->first_sequence == 2);
   CHECK(next->first_position == 2);
+  WARN("log write fault (" << (no_space ? "ENOSPC" : "EIO") << "): " << disk.fs->faults_injected()
+                           << " operation(s) failed; the append absent after reopen, the next in its place");
 }
 
 TEST_CASE("Fault.FailedFsyncStopsTheStoreAndTheAppendIsWholeOrAbsent", "[fault]") {
@@ -318,6 +325,7 @@ TEST_CASE("Fault.FailedFsyncStopsTheStoreAndTheAppendIsWholeOrAbsent", "[fault]"
     auto failed = store->Append("r", pair, Durable(Durability::kSync));
     REQUIRE(failed.status().IsIOError());
     CHECK_THAT(failed.status().message(), Contains("fsync"));
+    CHECK(disk.fs->faults_injected() >= 1);
     CHECK_THAT(AppendText(*store, "r", "four", Durability::kBuffered).status().message(),
                Contains("stopped writing"));
     if (cut) disk.fs->CutPower();
@@ -332,6 +340,9 @@ TEST_CASE("Fault.FailedFsyncStopsTheStoreAndTheAppendIsWholeOrAbsent", "[fault]"
   CHECK(events.count("two") == events.count("three"));
   CHECK(events.count("four") == 0);
   if (cut) CHECK(events.size() == 1);
+  WARN("fsync fault" << (cut ? " then a power cut" : "") << ": " << disk.fs->faults_injected()
+                     << " operation(s) failed; the unacknowledged append "
+                     << (events.count("two") == 1 ? "found whole" : "absent") << " after reopen");
 }
 
 TEST_CASE("Fault.ReadOnlyDiskRefusesWritesAndOpeningUntilItIsWritable", "[fault]") {
@@ -349,6 +360,7 @@ TEST_CASE("Fault.ReadOnlyDiskRefusesWritesAndOpeningUntilItIsWritable", "[fault]
     auto failed = AppendText(*store, "r", "two", Durability::kSync);
     REQUIRE(failed.status().IsIOError());
     CHECK_THAT(failed.status().message(), Contains("Read-only file system"));
+    CHECK(disk.fs->faults_injected() >= 1);
     CHECK_THAT(AppendText(*store, "r", "three", Durability::kSync).status().message(),
                Contains("stopped writing"));
     store->Close().IgnoreError();
@@ -364,6 +376,8 @@ TEST_CASE("Fault.ReadOnlyDiskRefusesWritesAndOpeningUntilItIsWritable", "[fault]
   std::map<std::string, Placed> events = ReadEverything(*store);
   CHECK(events.size() == 1);
   CHECK(events.count("one") == 1);
+  WARN("read-only disk: " << disk.fs->faults_injected()
+                          << " operation(s) failed (the append, then the reopen); clean once writable");
 }
 
 TEST_CASE("Fault.FailedTableFileWriteStopsTheStoreWithEveryAckKept", "[fault]") {
@@ -404,5 +418,6 @@ TEST_CASE("Fault.FailedTableFileWriteStopsTheStoreWithEveryAckKept", "[fault]") 
   CHECK(store->VerifyAll().ok());
   std::map<std::string, Placed> events = ReadEverything(*store);
   for (const std::string& text : acknowledged) REQUIRE(events.count(text) == 1);
-  WARN("table-file fault: " << acknowledged.size() << " appends acknowledged before the store stopped, all kept");
+  WARN("table-file fault: " << disk.fs->faults_injected() << " operation(s) failed; "
+                             << acknowledged.size() << " appends acknowledged before the store stopped, all kept");
 }

@@ -98,30 +98,36 @@ run_demo() {
 # AGENTLOG_SANITIZERS=0 skips them). Every stage runs even if one before
 # failed; the last line sums them up as "N passed, N failed".
 run_tests() {
-  local status=0 passed=0 failed=0 stage log summary
+  local status=0 passed=0 failed=0 stage log summary stage_status
   echo "== ctest"
   log=$build/ctest.log
   (cd "$build" && ctest --output-on-failure -j"$jobs") | tee "$log" || status=1
-  summary=$(grep 'tests failed out of' "$log" | tail -1)
-  local total=${summary##* out of } failures
-  failures=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' <<<"$summary")
-  total=${total:-0} failures=${failures:-1}
-  passed=$((total - failures)) failed=$failures
+  summary=$({ grep 'tests failed out of' "$log" || true; } | tail -1)
+  if [[ $summary =~ ,\ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+    passed=$((BASH_REMATCH[2] - BASH_REMATCH[1])) failed=${BASH_REMATCH[1]}
+  else
+    failed=1 summary="ctest did not finish"
+  fi
+  if [[ $status -ne 0 && $failed -eq 0 ]]; then failed=1; fi
   local stages=("plain build: $summary")
   if [[ ${AGENTLOG_SANITIZERS:-1} != 0 ]]; then
     for stage in address thread; do
       echo "== tests/sanitize.sh $stage"
       log=$build/sanitize-$stage.log
+      stage_status=0
       # The TSan stage runs 10 power cuts, not 40: TSan slows each about 10x.
       AGENTLOG_POWER_CUTS=${AGENTLOG_POWER_CUTS:-$([[ $stage == thread ]] && echo 10 || echo 40)} \
-        bash "$repo/tests/sanitize.sh" "$stage" 2>&1 | tee "$log" || status=1
+        bash "$repo/tests/sanitize.sh" "$stage" 2>&1 | tee "$log" || stage_status=1
+      # sanitize.sh ends with its stage's line, then "N passed, N failed".
       summary=$(tail -1 "$log")
       if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
         passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
+        summary=$(tail -2 "$log" | head -1)
       else
-        failed=$((failed + 1)) summary="did not finish"
+        failed=$((failed + 1)) summary="did not finish (see $log)"
       fi
-      stages+=("$stage sanitizers: $(tail -2 "$log" | head -1)")
+      if [[ $stage_status -ne 0 ]]; then status=1; fi
+      stages+=("$stage sanitizers: $summary")
     done
   fi
   echo "== summary"

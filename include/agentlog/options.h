@@ -42,15 +42,16 @@ struct Options {
   // The file system the store reads and writes through: RocksDB's
   // FileSystem interface, so a caller can interpose on every file operation
   // (tests inject power cuts and I/O errors this way; see
-  // tests/power_loss_fs.h). It must outlive the store. Default: nullptr,
-  // the operating system's (rocksdb::FileSystem::Default()).
+  // tests/power_loss_fs.h). The store holds a reference until it is
+  // destroyed. Default: nullptr, the operating system's
+  // (rocksdb::FileSystem::Default()).
   std::shared_ptr<rocksdb::FileSystem> file_system;
 
   // Salvage a store whose write-ahead log holds a damaged record (a flipped
   // byte, a bad sector): replay the log only up to that record, dropping it
   // and every record after it -- acknowledged appends among them are LOST.
-  // Default: false, and Open refuses such a store with Corruption naming
-  // the log file, changing nothing. (A record cut short at the very end of
+  // Default: false, and Open refuses such a store with Corruption (the
+  // message says this option exists). (A record cut short at the very end of
   // the log is a write a crash interrupted, never acknowledged: it is
   // dropped in both modes.) Copy the directory before salvaging.
   bool truncate_log_at_damage = false;
