@@ -98,10 +98,11 @@ TEST_CASE("PowerLoss.SyncAcknowledgedAppendsSurviveEveryCut", "[powerloss]") {
   // global feed are gapless; chains verify. Method: 4 threads append 1-3
   // events at a time to 12 shared runs, each append kSync or kBuffered at
   // random; the power is cut after a random number of acknowledgements (or
-  // at once), half the cuts keep torn tails of the unsynced bytes; the share
-  // of kSync appends goes round 0%, 10%, 50%, 90%; a 128 KiB memtable makes
-  // RocksDB flush and switch logs during the workload; the same store is
-  // reopened and cut again, AGENTLOG_POWER_CUTS times.
+  // at once); the share of kSync appends goes round 0%, 10%, 50%, 90%, and
+  // every other round of four cuts keeps torn tails of the unsynced bytes
+  // (so each mix gets both); a 128 KiB memtable makes RocksDB flush and
+  // switch logs during the workload; the same store is reopened and cut
+  // again, AGENTLOG_POWER_CUTS times.
   const uint64_t cuts = NumberFromEnvironment("AGENTLOG_POWER_CUTS", 40);
   const uint64_t seed = NumberFromEnvironment("AGENTLOG_POWER_SEED", std::random_device()());
   INFO("seed " << seed << " (AGENTLOG_POWER_SEED repeats the choices; thread timing differs)");
@@ -152,7 +153,7 @@ TEST_CASE("PowerLoss.SyncAcknowledgedAppendsSurviveEveryCut", "[powerloss]") {
     for (std::thread& writer : writers) writer.join();
     store->Close().IgnoreError();  // the disk is gone: closing may fail
     store.reset();
-    const PowerLossFileSystem::PowerCutReport report = disk.fs->RestorePower(cut % 2 == 1, random());
+    const PowerLossFileSystem::PowerCutReport report = disk.fs->RestorePower((cut / 4) % 2 == 1, random());
     REQUIRE(report.failure.empty());
     total.files_deleted += report.files_deleted;
     total.files_truncated += report.files_truncated;
@@ -209,10 +210,11 @@ TEST_CASE("PowerLoss.SyncAcknowledgedAppendsSurviveEveryCut", "[powerloss]") {
     known = std::move(now);
     REQUIRE(store->Close().ok());
   }
-  if (cuts >= 8) {  // the cuts must have bitten, or the test proves nothing
+  // The cuts must have bitten, or the test proves nothing. (Torn tails are
+  // only counted: a cut keeps one only if the log had unsynced bytes then.)
+  if (cuts >= 20) {
     CHECK(total.bytes_dropped > 0);
     CHECK(buffered_lost > 0);
-    CHECK(total.bytes_torn_kept > 0);
   }
   WARN("power cuts: " << cuts << "; appends acknowledged: " << sync_acked << " kSync (lost 0), "
                       << buffered_acked << " kBuffered (" << buffered_lost
