@@ -44,6 +44,15 @@
 // which silently dropped every append after any damaged record: every WAL
 // flip lost data, acknowledged kSync appends included.)
 //
+// An open finding, stated rather than hidden: one MANIFEST flip in 500
+// (AGENTLOG_FLIP_SEED=99, iteration 1970 of AGENTLOG_FLIP_ITERATIONS=3000;
+// never in the CI default) let the store open with data of several column
+// families missing -- the deadline and time indexes, a blob, events -- and
+// the reads answering OK for a state the store never held. Most likely
+// RocksDB dropped the MANIFEST's last version edit (a flush's table files,
+// whose log it had deleted) as a torn tail, as it does for the log; not yet
+// confirmed. The test fails on it ("undetected"), naming the paths.
+//
 // Long mode: AGENTLOG_FLIP_ITERATIONS sets the number of iterations (CI
 // default kDefaultIterations = 300, about 20 s); AGENTLOG_FLIP_SEED picks another
 // seed, e.g.
@@ -459,7 +468,12 @@ std::vector<std::string> CheckDamagedCopy(const std::string& path, const Pristin
   const std::optional<size_t> state = MatchingState(pristine, observation);
   if (!state) {
     ++tally->undetected;
-    problems.push_back("answers match no state the store went through (altered data served as good)");
+    std::string differing;  // against the final state, to see what was altered
+    for (const auto& [path, value] : observation.values) {
+      if (pristine.states.back().at(path) != value && differing.size() < 400) differing += " " + path + ";";
+    }
+    problems.push_back("answers match no state the store went through (altered data served as good); "
+                       "paths that differ from the final state:" + differing);
   } else {
     const bool final_state = *state + 1 == pristine.states.size();
     if (!observation.errors.empty()) {
