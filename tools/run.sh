@@ -4,7 +4,7 @@
 #   bash tools/run.sh demo   install packages, build, run `agentlog demo` in a new directory
 #   bash tools/run.sh test   install packages, build, run the whole test suite (ctest),
 #                            then again under ASan+UBSan with short fuzz runs, and the
-#                            threaded suites under TSan (tests/sanitize.sh); about 25 min
+#                            threaded suites under TSan (tests/sanitize.sh); about 15 min
 #
 # Packages: installed with apt-get when one is missing (as root, or through
 # sudo); skipped when all are present, so a developer's machine needs no root.
