@@ -2,6 +2,7 @@
 #include "power_loss_fs.h"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 #include <utility>
 
@@ -29,24 +30,24 @@ class PowerLossFileSystem::File final : public rocksdb::FSWritableFileOwnerWrapp
 
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                            rocksdb::IODebugContext* dbg) override {
-    return Written(fs_->Check(Op::kWrite, path_), size_ + data.size(),
+    return Written(fs_->Check(Op::kWrite, path_), size_.load() + data.size(),
                    [&] { return target()->Append(data, options, dbg); });
   }
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                            const rocksdb::DataVerificationInfo& info, rocksdb::IODebugContext* dbg) override {
-    return Written(fs_->Check(Op::kWrite, path_), size_ + data.size(),
+    return Written(fs_->Check(Op::kWrite, path_), size_.load() + data.size(),
                    [&] { return target()->Append(data, options, info, dbg); });
   }
   rocksdb::IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset,
                                      const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    return Written(fs_->Check(Op::kWrite, path_), std::max(size_, offset + data.size()),
+    return Written(fs_->Check(Op::kWrite, path_), std::max(size_.load(), offset + data.size()),
                    [&] { return target()->PositionedAppend(data, offset, options, dbg); });
   }
   rocksdb::IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset,
                                      const rocksdb::IOOptions& options,
                                      const rocksdb::DataVerificationInfo& info,
                                      rocksdb::IODebugContext* dbg) override {
-    return Written(fs_->Check(Op::kWrite, path_), std::max(size_, offset + data.size()),
+    return Written(fs_->Check(Op::kWrite, path_), std::max(size_.load(), offset + data.size()),
                    [&] { return target()->PositionedAppend(data, offset, options, info, dbg); });
   }
   rocksdb::IOStatus Truncate(uint64_t size, const rocksdb::IOOptions& options,
@@ -54,7 +55,7 @@ class PowerLossFileSystem::File final : public rocksdb::FSWritableFileOwnerWrapp
     rocksdb::IOStatus status = fs_->Check(Op::kWrite, path_);
     if (status.ok()) status = target()->Truncate(size, options, dbg);
     if (status.ok()) {
-      size_ = size;
+      size_.store(size);
       fs_->OnWrite(path_, size, /*truncate=*/true);
     }
     return status;
@@ -77,14 +78,18 @@ class PowerLossFileSystem::File final : public rocksdb::FSWritableFileOwnerWrapp
   rocksdb::IOStatus Written(rocksdb::IOStatus status, uint64_t end, WriteFn write) {
     if (status.ok()) status = write();
     if (status.ok()) {
-      size_ = end;
+      size_.store(end);
       fs_->OnWrite(path_, end, /*truncate=*/false);
     }
     return status;
   }
   template <typename SyncFn>
   rocksdb::IOStatus Synced(SyncFn sync) {
-    const uint64_t size = size_;  // what this sync covers
+    // What this sync covers: the bytes written before it began. A write
+    // finishing on another thread meanwhile (RocksDB syncs the log from the
+    // thread that asked for it while the committer appends) is not counted,
+    // so the model never holds more durable than the disk would.
+    const uint64_t size = size_.load();
     rocksdb::IOStatus status = fs_->Check(Op::kSync, path_);
     if (status.ok()) status = sync();
     if (status.ok()) fs_->OnSync(path_, size);
@@ -93,7 +98,9 @@ class PowerLossFileSystem::File final : public rocksdb::FSWritableFileOwnerWrapp
 
   PowerLossFileSystem* const fs_;
   const std::string path_;
-  uint64_t size_;  // RocksDB writes one file from one thread at a time
+  // Bytes written so far. One thread appends at a time, but another may
+  // sync meanwhile and read it: atomic, stored after each write completes.
+  std::atomic<uint64_t> size_;
 };
 
 // A directory whose fsync makes the entries of the files created in it durable.

@@ -40,6 +40,7 @@ packages=(
 # Only the test mode needs these.
 test_packages=(
   clang-14 libclang-rt-14-dev  # tests/sanitize.sh: ASan, UBSan, TSan and libFuzzer runtimes
+  llvm-14                      # llvm-symbolizer-14: sanitizer reports name functions (tests/tsan.supp needs them)
 )
 
 install_packages() {
