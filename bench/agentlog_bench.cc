@@ -220,6 +220,10 @@ void CompactStore(const std::string& dir) {
   }
   for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
   delete db;
+  // Raw RocksDB rewrote the files that the store's close marker describes:
+  // without this, the next open refuses the store as changed behind its back
+  // (engine/record_format.md, "Files beside RocksDB's").
+  std::filesystem::remove(dir + "/AGENTLOG_CLOSED");
 }
 
 void ReadsAndSpace(const std::string& dir, const Mode& mode, const std::string& payload, Report& report) {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -116,12 +117,29 @@ class Backend {
   // A cursor over a consistent view of `space` as of this call; after
   // Close, an ErrorCursor reporting Closed.
   virtual std::unique_ptr<Cursor> NewCursor(Space space) = 0;
-  // Flushes and closes; later calls are refused.
-  virtual Status Close() = 0;
+  // Checks every stored byte the backend can check by itself (RocksDB:
+  // every table block's checksum), naming the damaged file. OK, Corruption,
+  // IOError.
+  virtual Status VerifyFiles() = 0;
+  // Closes; later calls are refused. `clean_high_water` set means the store
+  // closed cleanly, every write durable, with that high-water mark (its last
+  // global position): the backend records it, durably, for the next open.
+  virtual Status Close(std::optional<uint64_t> clean_high_water) = 0;
+  // The high-water mark the last clean close recorded, if this open found
+  // one and found the files as that close left them; nullopt otherwise (a
+  // crash, a new store, a salvage, a backend that keeps none).
+  virtual std::optional<uint64_t> closed_high_water() const = 0;
+  // Records durably that the store lost data, found after it was opened:
+  // every later open refuses with `message`. OK where nothing can be
+  // recorded (a read-only store, memory).
+  virtual Status RecordDamage(const std::string& message) = 0;
 };
 
 struct BackendOptions {
   std::shared_ptr<rocksdb::FileSystem> file_system;  // null: the OS's
+  Clock* clock = nullptr;  // stamps the info log's lines; null: the system clock
+  // Writes nothing, creates nothing; every write is refused.
+  bool read_only = false;
   bool create_if_missing = true;
   bool error_if_exists = false;
   bool truncate_log_at_damage = false;

@@ -14,6 +14,7 @@ namespace agentlog::internal {
 
 Result<AppendResult> StoreImpl::Append(std::string_view run_id, std::span<const EventInput> events,
                                        const AppendOptions& options) {
+  if (Status refused = RefuseIfReadOnly("Append"); !refused.ok()) return refused;
   PendingAppend append(&mu_);
   append.run_id = run_id;
   append.options = &options;

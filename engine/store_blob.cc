@@ -23,6 +23,7 @@ std::string BlobName(std::string_view sha256) { return "blob " + HexEncode(sha25
 Result<std::string> StoreImpl::PutBlob(std::string_view content, Durability durability) {
   ReadGuard guard(this);
   if (!guard.status().ok()) return guard.status();
+  if (Status refused = RefuseIfReadOnly("PutBlob"); !refused.ok()) return refused;
   if (content.size() > kMaxBlobBytes) {
     return Status::LimitExceeded("a blob of " + std::to_string(content.size()) +
                                  " bytes is over kMaxBlobBytes (" + std::to_string(kMaxBlobBytes) +

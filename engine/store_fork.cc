@@ -205,7 +205,9 @@ Status StoreImpl::StartFork(const ForkStart& fork, bool exists, RunInfo* run) {
 
 Result<AppendResult> StoreImpl::Fork(std::string_view parent_run_id, uint64_t at_sequence,
                                      std::string_view new_run_id, const ForkOptions& options) {
-  Status status = ValidateName(parent_run_id, "parent run id");
+  Status status = RefuseIfReadOnly("Fork");
+  if (!status.ok()) return status;
+  status = ValidateName(parent_run_id, "parent run id");
   if (!status.ok()) return status;
   status = ValidateName(new_run_id, "run id");
   if (!status.ok()) return status;

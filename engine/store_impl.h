@@ -47,9 +47,11 @@ struct CommitNotifier {
 };
 
 // Opens a store on any backend (tests use NewMemoryBackend()); Store::Open
-// is this on the RocksDB backend. An empty backend becomes a new store.
+// is this on the RocksDB backend. An empty backend becomes a new store,
+// unless `read_only` (then NotFound).
 Result<std::unique_ptr<Store>> OpenStoreOnBackend(const Options& options,
-                                                  std::unique_ptr<Backend> backend);
+                                                  std::unique_ptr<Backend> backend,
+                                                  bool read_only = false);
 
 // Bounds (TigerBeetle-style: every cache has one).
 constexpr size_t kMaxCachedRuns = 100000;
@@ -59,11 +61,12 @@ constexpr size_t kMaxCommitGroupBytes = size_t{64} << 20;
 
 class StoreImpl final : public Store {
  public:
-  StoreImpl(const Options& options, std::unique_ptr<Backend> backend);
+  StoreImpl(const Options& options, std::unique_ptr<Backend> backend, bool read_only);
   ~StoreImpl() override;
 
   // Checks (or, on an empty backend, writes) the format marker; reads the
-  // last position and last timestamp.
+  // last position and last timestamp; checks the last position against
+  // the high-water mark of the last clean close, if the backend has one.
   Status Start();
 
   Status Close() override;
@@ -174,6 +177,10 @@ class StoreImpl final : public Store {
   // snapshots, blobs) until a reopen re-reads the truth. Stopped() is the
   // refusal every later write gets.
   static Status Stopped(const Status& failure);
+  // Start's first part: the format marker (written on a new store).
+  Status CheckFormatMarker();
+  // InvalidArgument for `what` (a write) on a store opened read-only.
+  Status RefuseIfReadOnly(std::string_view what) const;
   // A write that is not an append (a snapshot, a blob); `writes` null means
   // only an fsync of the log. Refused once the store has stopped; its own
   // failure stops the store.
@@ -253,6 +260,10 @@ class StoreImpl final : public Store {
 
   const Options options_;
   std::unique_ptr<Backend> backend_;
+  const bool read_only_;  // Store::OpenReadOnly: every write is refused
+  // Start succeeded. Written once, before the store is handed out; a store
+  // that failed to start never records a clean close.
+  bool started_ = false;
   // The last committed position lives here only (notifier_->last_position).
   std::shared_ptr<CommitNotifier> notifier_;
 

@@ -39,14 +39,15 @@ Status ValidateOptions(const Options& options) {
   return Status::OK();
 }
 
-}  // namespace
-
-Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::string& path) {
+Result<std::unique_ptr<Store>> OpenOnRocksDb(const Options& options, const std::string& path,
+                                             bool read_only) {
   Status valid = ValidateOptions(options);
   if (!valid.ok()) return valid;
   if (path.empty()) return Status::InvalidArgument("store path is empty");
   internal::BackendOptions backend_options;
   backend_options.file_system = options.file_system;
+  backend_options.clock = options.clock;
+  backend_options.read_only = read_only;
   backend_options.create_if_missing = options.create_if_missing;
   backend_options.error_if_exists = options.error_if_exists;
   backend_options.truncate_log_at_damage = options.truncate_log_at_damage;
@@ -54,28 +55,88 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::st
   backend_options.block_cache_bytes = options.block_cache_bytes;
   auto backend = internal::OpenRocksDbBackend(backend_options, path);
   if (!backend.ok()) return backend.status();
-  return internal::OpenStoreOnBackend(options, std::move(backend).value());
+  return internal::OpenStoreOnBackend(options, std::move(backend).value(), read_only);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::string& path) {
+  return OpenOnRocksDb(options, path, /*read_only=*/false);
+}
+
+Result<std::unique_ptr<Store>> Store::OpenReadOnly(const Options& options, const std::string& path) {
+  return OpenOnRocksDb(options, path, /*read_only=*/true);
 }
 
 namespace internal {
 
 Result<std::unique_ptr<Store>> OpenStoreOnBackend(const Options& options,
-                                                  std::unique_ptr<Backend> backend) {
+                                                  std::unique_ptr<Backend> backend, bool read_only) {
   Status valid = ValidateOptions(options);
   if (!valid.ok()) return valid;
-  auto store = std::make_unique<StoreImpl>(options, std::move(backend));
+  auto store = std::make_unique<StoreImpl>(options, std::move(backend), read_only);
   Status status = store->Start();
   if (!status.ok()) return status;
   return std::unique_ptr<Store>(std::move(store));
 }
 
-StoreImpl::StoreImpl(const Options& options, std::unique_ptr<Backend> backend)
-    : options_(options), backend_(std::move(backend)),
+StoreImpl::StoreImpl(const Options& options, std::unique_ptr<Backend> backend, bool read_only)
+    : options_(options), backend_(std::move(backend)), read_only_(read_only),
       notifier_(std::make_shared<CommitNotifier>()) {}
+
+Status StoreImpl::RefuseIfReadOnly(std::string_view what) const {
+  if (!read_only_) return Status::OK();
+  return Status::InvalidArgument(std::string(what) + " refused: the store was opened read-only "
+                                 "(Store::OpenReadOnly); open it with Store::Open to write");
+}
 
 StoreImpl::~StoreImpl() { Close().IgnoreError(); /* destructor: nobody to tell */ }
 
 Status StoreImpl::Start() {
+  Status status = CheckFormatMarker();
+  if (!status.ok()) return status;
+  uint64_t position = 0;
+  auto cursor = backend_->NewCursor(Space::kGlobal);
+  cursor->SeekToLast();
+  if (!cursor->status().ok()) return cursor->status();
+  if (cursor->Valid()) {
+    std::string_view run_id;
+    uint64_t sequence = 0;
+    if (!ParseGlobalKey(cursor->key(), &position) ||
+        !ParseGlobalValue(cursor->value(), &run_id, &sequence)) {
+      return Status::Corruption("the global index's last entry (key " + HexEncode(cursor->key()) +
+                                ") is malformed; run agentlog verify");
+    }
+    auto last = ReadChecked(run_id, sequence);
+    if (last.status().IsNotFound()) {
+      return Status::Corruption("the global index's last entry (position " + std::to_string(position) +
+                                ") names " + RecordName(run_id, sequence) +
+                                ", which does not exist; run agentlog verify");
+    }
+    if (!last.ok()) return last.status();
+    last_timestamp_us_ = last->timestamp_us();
+  }
+  // The last clean close recorded where the store ended. Anything else now
+  // is a loss (or an addition) that no file check explained: record it, so
+  // that no later open takes the store as it is for whole.
+  if (std::optional<uint64_t> closed = backend_->closed_high_water(); closed && *closed != position) {
+    const std::string message =
+        "the store was closed cleanly at global position " + std::to_string(*closed) +
+        ", but it opened ending at position " + std::to_string(position) +
+        ": committed events are missing (or were added behind agentlog's back)";
+    Status recorded = backend_->RecordDamage(message);
+    return Status::Corruption(message + (recorded.ok() ? "" : " (" + recorded.ToString() + ")") +
+                              "; restore the store from a copy");
+  }
+  {
+    MutexLock lock(&notifier_->mu);
+    notifier_->last_position = position;
+  }
+  started_ = true;
+  return Status::OK();
+}
+
+Status StoreImpl::CheckFormatMarker() {
   std::string marker;
   Status status = backend_->Get(Space::kMeta, kFormatMarkerKey, &marker);
   if (status.IsNotFound()) {
@@ -97,40 +158,17 @@ Status StoreImpl::Start() {
             "MANIFEST?); restore the store from a copy");
       }
     }
+    // A reader finds no store; a writer finishes creating it.
+    if (read_only_) return Status::NotFound("no agentlog store here: its creation did not finish");
     WriteSet writes;
     writes.Put(Space::kMeta, std::string(kFormatMarkerKey), std::string(kFormatVersion));
-    status = backend_->Write(writes, /*sync=*/true);
-    if (!status.ok()) return status;
-  } else if (!status.ok()) {
-    return status;
-  } else if (marker != kFormatVersion) {
+    return backend_->Write(writes, /*sync=*/true);
+  }
+  if (!status.ok()) return status;
+  if (marker != kFormatVersion) {
     return Status::InvalidArgument("the store has format version \"" + marker +
                                    "\"; this build reads version " + std::string(kFormatVersion) +
                                    "; upgrade agentlog to open it");
-  }
-
-  auto cursor = backend_->NewCursor(Space::kGlobal);
-  cursor->SeekToLast();
-  if (!cursor->status().ok()) return cursor->status();
-  if (cursor->Valid()) {
-    uint64_t position = 0;
-    std::string_view run_id;
-    uint64_t sequence = 0;
-    if (!ParseGlobalKey(cursor->key(), &position) ||
-        !ParseGlobalValue(cursor->value(), &run_id, &sequence)) {
-      return Status::Corruption("the global index's last entry (key " + HexEncode(cursor->key()) +
-                                ") is malformed; run agentlog verify");
-    }
-    auto last = ReadChecked(run_id, sequence);
-    if (last.status().IsNotFound()) {
-      return Status::Corruption("the global index's last entry (position " + std::to_string(position) +
-                                ") names " + RecordName(run_id, sequence) +
-                                ", which does not exist; run agentlog verify");
-    }
-    if (!last.ok()) return last.status();
-    last_timestamp_us_ = last->timestamp_us();
-    MutexLock lock(&notifier_->mu);
-    notifier_->last_position = position;
   }
   return Status::OK();
 }
@@ -163,8 +201,14 @@ Status StoreImpl::Close() {
     MutexLock lock(&mu_);
     write_failure = write_failure_;
   }
-  Status sync_status = write_failure.ok() ? backend_->SyncWal() : Stopped(write_failure);
-  Status backend_status = backend_->Close();
+  Status sync_status = read_only_ ? Status::OK()
+                       : write_failure.ok() ? backend_->SyncWal()
+                                            : Stopped(write_failure);
+  // Clean: every write made durable. The backend records where the store
+  // ends, for the next open to check.
+  std::optional<uint64_t> clean_high_water;
+  if (started_ && write_failure.ok() && sync_status.ok()) clean_high_water = LastPosition();
+  Status backend_status = backend_->Close(clean_high_water);
   {
     MutexLock lock(&mu_);
     closed_ = true;

@@ -23,7 +23,9 @@ Status StoreImpl::PutSnapshot(std::string_view run_id, std::string_view projecti
                               uint64_t sequence, std::string_view state, Durability durability) {
   ReadGuard guard(this);
   if (!guard.status().ok()) return guard.status();
-  Status status = ValidateSnapshotNames(run_id, projection);
+  Status status = RefuseIfReadOnly("PutSnapshot");
+  if (!status.ok()) return status;
+  status = ValidateSnapshotNames(run_id, projection);
   if (!status.ok()) return status;
   if (state.size() > kMaxSnapshotBytes) {
     return Status::LimitExceeded(SnapshotName(run_id, projection, sequence) + " is " +
@@ -95,7 +97,9 @@ Status StoreImpl::DeleteSnapshots(std::string_view run_id, std::string_view proj
                                   std::span<const uint64_t> sequences) {
   ReadGuard guard(this);
   if (!guard.status().ok()) return guard.status();
-  Status status = ValidateName(run_id, "run id");
+  Status status = RefuseIfReadOnly("DeleteSnapshots");
+  if (!status.ok()) return status;
+  status = ValidateName(run_id, "run id");
   if (!status.ok()) return status;
   WriteSet writes;
   if (projection.empty()) {

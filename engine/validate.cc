@@ -164,6 +164,14 @@ Status ValidateName(std::string_view name, std::string_view what) {
   return Status::OK();
 }
 
+}  // namespace agentlog::internal
+
+namespace agentlog {
+Status ValidateRunId(std::string_view run_id) { return internal::ValidateName(run_id, "run id"); }
+}  // namespace agentlog
+
+namespace agentlog::internal {
+
 Status ValidateAppend(std::string_view run_id, std::span<const EventInput> events,
                       const AppendOptions& options, const Options& limits,
                       std::vector<PreparedEvent>* prepared, Hash* request_hash) {

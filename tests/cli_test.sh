@@ -205,18 +205,57 @@ expect_line 'InvalidArgument' "$work/err"
 expect_exit 2 "$agentlog" log "$db" "$(printf 'r%.0s' {1..200})"
 expect_line 'LimitExceeded' "$work/err"
 
-# --- not found: exit 3 ---
+# --- not found: exit 3, and nothing created ---
 expect_exit 3 "$agentlog" verify "$db" no-such-run
 expect_line 'no-such-run' "$work/err"
 expect_exit 3 "$agentlog" log "$db" no-such-run
 expect_exit 3 "$agentlog" digest "$db" no-such-run
 expect_exit 3 "$agentlog" verify "$work/no-such-store"
-[[ ! -e "$work/no-such-store/CURRENT" ]] || fail "verify created a store"
-
-# --- other errors: exit 4 ---
+[[ ! -e "$work/no-such-store" ]] || fail "verify created $work/no-such-store"
+expect_exit 3 "$agentlog" log "$work/no/such/parent" incident-summary-1
+[[ ! -e "$work/no" ]] || fail "log created $work/no"
 touch "$work/a-file"
-expect_exit 4 "$agentlog" verify "$work/a-file"
-expect_line 'IOError' "$work/err"
+expect_exit 3 "$agentlog" verify "$work/a-file"
+expect_line 'it is a file' "$work/err"
+expect_exit 3 "$agentlog" fork "$work/a-file" incident-summary-1 --at 2 --as f
+[[ -f "$work/a-file" && ! -s "$work/a-file" ]] || fail "fork changed $work/a-file"
+expect_exit 2 "$agentlog" state "$db" incident-summary-1 --at 99999999999999999999
+expect_line 'larger than the largest number' "$work/err"
+
+# --- the reading commands change no byte of the store, and create no file ---
+# (README "The command line": they open it with Store::OpenReadOnly), also
+# when their arguments are refused.
+store_bytes() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum && find . | sort); }
+before=$(store_bytes "$db")
+for round in 1 2 3; do
+  "$agentlog" verify "$db" >/dev/null
+  "$agentlog" verify "$db" --against "$run_digest" >/dev/null
+  "$agentlog" digest "$db" >/dev/null
+  "$agentlog" log "$db" incident-summary-2 >/dev/null
+  "$agentlog" state "$db" incident-summary-2 --at 4 >/dev/null
+  "$agentlog" diff "$db" incident-summary-2 3 6 >/dev/null
+  "$agentlog" audit "$db" incident-summary-2 >/dev/null
+  "$agentlog" recover "$db" >/dev/null
+  "$agentlog" log "$db" 'bad run id!' 2>/dev/null && fail "a bad run id was accepted"
+  "$agentlog" verify "$db" no-such-run 2>/dev/null && fail "an unknown run verified"
+done
+[[ $(store_bytes "$db") == "$before" ]] || fail "a reading command changed the store's files"
+checks=$((checks + 1))
+
+# --- other errors: exit 4. A store a writer holds: readers read it, a
+# writing command is refused (IOError about the lock) ---
+demo=$work/held
+mkdir "$demo"
+"$agentlog" demo-worker "$demo" --worker held-1 --stall-at-progress 40 >"$work/worker" 2>&1 &
+worker=$!
+for _ in $(seq 1 200); do grep -q 'about to be killed' "$work/worker" && break; sleep 0.05; done
+grep -q 'about to be killed' "$work/worker" || { kill -9 $worker; fail "the demo worker did not stall"; }
+expect_exit 0 "$agentlog" verify "$demo/store"
+expect_line '^ok: 1 runs, [0-9]+ events verified$' "$work/out"
+expect_exit 4 "$agentlog" fork "$demo/store" report-1 --at 2 --as held-fork
+expect_line 'open for writing in another process' "$work/err"
+kill -9 $worker
+wait $worker 2>/dev/null || true
 
 # --- rewritten history, seen through a digest: exit 1 ---
 forged=${run_digest%:*}:$(printf '0%.0s' {1..64})

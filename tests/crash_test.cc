@@ -651,7 +651,7 @@ TEST_CASE("Crash.KillWhileCreatingAStoreLeavesAnOpenableStore", "[crash]") {
     auto backend = internal::OpenRocksDbBackend(internal::BackendOptions(), dir.path());
     INFO(backend.status().ToString());
     REQUIRE(backend.ok());
-    REQUIRE((*backend)->Close().ok());
+    REQUIRE((*backend)->Close(std::nullopt).ok());
     Options options;
     options.clock = SystemClock();
     auto store = Store::Open(options, dir.path());

@@ -66,7 +66,10 @@ class FaultBackend final : public internal::Backend {
   std::unique_ptr<internal::Cursor> NewCursor(internal::Space space) override {
     return inner_->NewCursor(space);
   }
-  Status Close() override { return inner_->Close(); }
+  Status VerifyFiles() override { return inner_->VerifyFiles(); }
+  Status Close(std::optional<uint64_t> clean_high_water) override { return inner_->Close(clean_high_water); }
+  std::optional<uint64_t> closed_high_water() const override { return inner_->closed_high_water(); }
+  Status RecordDamage(const std::string& message) override { return inner_->RecordDamage(message); }
 
  private:
   std::unique_ptr<internal::Backend> inner_;

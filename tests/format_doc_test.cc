@@ -22,6 +22,7 @@
 #include "engine/frame.h"
 #include "engine/keys.h"
 #include "engine/record_codec.h"
+#include "engine/rocksdb_files.h"
 #include "test_util.h"
 
 #ifndef AGENTLOG_SOURCE_DIR
@@ -350,4 +351,36 @@ TEST_CASE("FormatDoc.DeadlineAndContentBlobExamplesAreTheCodes", "[format]") {
   CHECK(Contains(doc, "at most " + std::to_string(kMaxBlobBytes >> 20) + " MiB, `kMaxBlobBytes`"));
   CHECK(Contains(doc, "frame kind " + std::to_string(static_cast<int>(internal::FrameKind::kContentBlobV1)) +
                           " whose body is the content"));
+}
+
+TEST_CASE("FormatDoc.CloseMarkerExampleIsTheCodes", "[format]") {
+  // Goal: the "Files beside RocksDB's" section's example marker is exactly
+  // what engine/rocksdb_files.cc writes for those values (its checksum
+  // line included), and decodes back to them; one changed byte is refused.
+  // Method: cut the indented example out of the document.
+  const std::string doc = ReadSource(kDocPath);
+  REQUIRE(Contains(doc, "## Files beside RocksDB's"));
+  const size_t start = doc.find("      agentlog-closed-v1\n");
+  REQUIRE(start != std::string::npos);
+  std::string example;
+  for (size_t at = start; at < doc.size() && doc.compare(at, 6, "      ") == 0;) {
+    const size_t end = doc.find('\n', at);
+    example += doc.substr(at + 6, end - at - 6) + "\n";
+    at = end + 1;
+  }
+  internal::CloseMarker marker;
+  marker.high_water = 1003;
+  marker.manifest = "MANIFEST-000057";
+  marker.logs = {{"000056.log", 48213}};
+  CHECK(internal::EncodeCloseMarker(marker) == example);
+  auto decoded = internal::DecodeCloseMarker(example);
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == marker);
+  std::string damaged = example;
+  damaged[damaged.find("48213")] = '5';
+  CHECK(internal::DecodeCloseMarker(damaged).status().IsCorruption());
+  for (const char* name : {"AGENTLOG_LOCK", "AGENTLOG_CLOSED", "AGENTLOG_DAMAGED"}) CHECK(Contains(doc, name));
+  CHECK(std::string(internal::kCloseMarkerFile) == "AGENTLOG_CLOSED");
+  CHECK(std::string(internal::kDamageNoteFile) == "AGENTLOG_DAMAGED");
+  CHECK(std::string(internal::kWriterLockFile) == "AGENTLOG_LOCK");
 }

@@ -437,5 +437,5 @@ TEST_CASE("Fault.BackendNeverSyncsTheLogAfterAFailedWrite", "[fault]") {
   Status sync = (*backend)->SyncWal();
   CHECK(sync.IsIOError());
   CHECK_THAT(sync.message(), Contains("not syncing the write-ahead log"));
-  (*backend)->Close().IgnoreError();
+  (*backend)->Close(std::nullopt).IgnoreError();
 }

@@ -1,6 +1,8 @@
 // tests/test_util.cc: see tests/test_util.h.
 #include "test_util.h"
 
+#include <fstream>
+
 #include <unistd.h>
 
 #include <atomic>
@@ -174,6 +176,17 @@ uint64_t NumberFromEnvironment(const char* name, uint64_t fallback) {
   const char* text = std::getenv(name);
   if (text == nullptr || *text == '\0') return fallback;
   return std::strtoull(text, nullptr, 10);
+}
+
+std::map<std::string, std::string> FileBytes(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    files[std::filesystem::relative(entry.path(), dir).string()] =
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return files;
 }
 
 bool WaitUntil(const std::function<bool()>& condition, int64_t timeout_ms) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,9 @@ std::vector<Event> ReadAllGlobal(Store& store, uint64_t after_position = 0);
 // The number in environment variable `name` (the long modes' counts and
 // seeds), or `fallback` if it is unset or empty.
 uint64_t NumberFromEnvironment(const char* name, uint64_t fallback);
+// Every file under `dir`, by its path relative to `dir`, with its bytes:
+// equal before and after means an operation changed nothing there.
+std::map<std::string, std::string> FileBytes(const std::string& dir);
 // Polls `condition` every millisecond until it holds or `timeout_ms` passes.
 bool WaitUntil(const std::function<bool()>& condition, int64_t timeout_ms);
 

@@ -2,6 +2,7 @@
 // dispatch to the commands; see tools/command_line.h.
 #include "tools/command_line.h"
 
+#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,17 +26,21 @@ constexpr char kExitCodesHelp[] =
     "  3  not found: no store at DB, or no such run\n"
     "  4  any other error (I/O, busy, conflict, closed)\n";
 
-// Accepts decimal digits only. CLI11's own unsigned parsing would take "-1"
-// as 2^64-1, and its range validators print the range as a double.
+// Accepts decimal digits of a number that fits in 64 bits only. CLI11's
+// own unsigned parsing would take "-1" as 2^64-1 and clamp a larger number
+// to 2^64-1, and its range validators print the range as a double.
 CLI::Validator WholeNumber(bool positive) {
   return CLI::Validator(
       [positive](std::string& text) -> std::string {
-        const bool digits = !text.empty() && text.size() <= 20 &&
-                            text.find_first_not_of("0123456789") == std::string::npos;
-        if (!digits) return "expected a whole number, got \"" + text + "\"";
-        if (positive && text.find_first_not_of('0') == std::string::npos) {
-          return "expected a number greater than 0, got \"" + text + "\"";
+        const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits) return "expected a whole number, got \"" + text.substr(0, 40) + "\"";
+        uint64_t value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (error != std::errc() || end != text.data() + text.size()) {
+          return "\"" + text.substr(0, 40) + "\" is larger than the largest number, " +
+                 std::to_string(UINT64_MAX);
         }
+        if (positive && value == 0) return "expected a number greater than 0, got \"" + text + "\"";
         return "";
       },
       positive ? "N>0" : "N>=0");

@@ -44,12 +44,31 @@ int Fail(const char* command, const agentlog::Status& status) {
   return ExitCodeFor(status);
 }
 
-agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStore(const std::string& path, bool create) {
+namespace {
+agentlog::Options ToolOptions() {
   agentlog::Options options;
   // Only tools/ choose the clock: this is the wall clock.
   options.clock = agentlog::SystemClock();
+  return options;
+}
+}  // namespace
+
+agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStoreToRead(const std::string& path) {
+  return agentlog::Store::OpenReadOnly(ToolOptions(), path);
+}
+
+agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStoreToWrite(const std::string& path, bool create) {
+  agentlog::Options options = ToolOptions();
   options.create_if_missing = create;
   return agentlog::Store::Open(options, path);
+}
+
+agentlog::Status CheckRunArgument(const std::string& run_id, const char* what) {
+  agentlog::Status status = agentlog::ValidateRunId(run_id);
+  if (status.ok()) return status;
+  const std::string message = std::string(what) + ": " + status.message();
+  return status.IsLimitExceeded() ? agentlog::Status::LimitExceeded(message)
+                                  : agentlog::Status::InvalidArgument(message);
 }
 
 agentlog::Status VerifyStore(agentlog::Store& store, const std::optional<std::string>& run,
@@ -75,7 +94,16 @@ std::string VerifyOkLine(const agentlog::VerifyStats& stats) {
 
 int VerifyCommand(const std::string& db, const std::optional<std::string>& run,
                   const std::optional<std::string>& digest) {
-  auto store = OpenStore(db, /*create=*/false);
+  if (run.has_value()) {
+    if (agentlog::Status bad = CheckRunArgument(*run, "RUN"); !bad.ok()) return Fail("verify", bad);
+  }
+  if (digest.has_value() && !digest->starts_with("agentlog-run-v1:") &&
+      !digest->starts_with("agentlog-store-v1:")) {
+    return Fail("verify", agentlog::Status::InvalidArgument(
+                              "--against \"" + digest->substr(0, 200) + "\" is not an agentlog digest; "
+                              "expected agentlog-run-v1:RUN:SEQ:HEX or agentlog-store-v1:POS:RUNS:HEX"));
+  }
+  auto store = OpenStoreToRead(db);
   if (!store.ok()) return Fail("verify", store.status());
   agentlog::VerifyStats stats;
   agentlog::Status status = VerifyStore(**store, run, digest, &stats);
@@ -86,7 +114,10 @@ int VerifyCommand(const std::string& db, const std::optional<std::string>& run,
 }
 
 int DigestCommand(const std::string& db, const std::optional<std::string>& run) {
-  auto store = OpenStore(db, /*create=*/false);
+  if (run.has_value()) {
+    if (agentlog::Status bad = CheckRunArgument(*run, "RUN"); !bad.ok()) return Fail("digest", bad);
+  }
+  auto store = OpenStoreToRead(db);
   if (!store.ok()) return Fail("digest", store.status());
   auto digest = run.has_value() ? (*store)->RunDigest(*run) : (*store)->StoreDigest();
   if (!digest.ok()) return Fail("digest", digest.status());
@@ -96,7 +127,8 @@ int DigestCommand(const std::string& db, const std::optional<std::string>& run) 
 }
 
 int LogCommand(const std::string& db, const std::string& run, const LogRange& range) {
-  auto store = OpenStore(db, /*create=*/false);
+  if (agentlog::Status bad = CheckRunArgument(run, "RUN"); !bad.ok()) return Fail("log", bad);
+  auto store = OpenStoreToRead(db);
   if (!store.ok()) return Fail("log", store.status());
   // An unknown run is NotFound even when the range is empty.
   if (auto info = (*store)->GetRun(run); !info.ok()) return Fail("log", info.status());

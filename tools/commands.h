@@ -30,9 +30,18 @@ int ExitCodeFor(const agentlog::Status& status);
 // Prints "agentlog COMMAND: <status>" to stderr; returns ExitCodeFor(status).
 int Fail(const char* command, const agentlog::Status& status);
 
-// Opens the store at `path` with the system clock. Read-only commands pass
-// create = false, so a mistyped path gives NotFound instead of a new store.
-agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStore(const std::string& path, bool create);
+// Opens the store at `path`, with the system clock, for the commands that
+// only read: Store::OpenReadOnly, so nothing in the directory is created
+// or changed (a mistyped path is NotFound, a store on read-only media or
+// held by a running writer opens).
+agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStoreToRead(const std::string& path);
+// For the commands that write: Store::Open, creating the store only if
+// `create`.
+agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStoreToWrite(const std::string& path, bool create);
+
+// OK if `run_id` is a valid run id; otherwise the error, naming `what`
+// ("RUN", "--as"), for a command to refuse before it opens the store.
+agentlog::Status CheckRunArgument(const std::string& run_id, const char* what);
 
 // Verify(run) when `run` is set, VerifyAgainst(digest) when `digest` is
 // set, VerifyAll() otherwise. REQUIRES: not both set.

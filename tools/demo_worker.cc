@@ -124,7 +124,7 @@ agentlog::Result<std::unique_ptr<agentlog::RunHandle>> TakeRun(agentlog::Runtime
 
 int DemoWorkerCommand(const DemoWorkerArgs& args) {
   const std::string tag = args.tag.empty() ? args.worker_id : args.tag;
-  auto store = OpenStore(args.dir + "/" + kDemoStoreDir, /*create=*/true);
+  auto store = OpenStoreToWrite(args.dir + "/" + kDemoStoreDir, /*create=*/true);
   if (!store.ok()) return Fail("demo-worker", store.status());
   agentlog::Store* db = store->get();
     // The crash point: SIGKILL once position kill_at_position is committed.

@@ -405,7 +405,7 @@ agentlog::Status RunExample(agentlog::Store& store, const std::string& db) {
 }  // namespace
 
 int ExampleCommand(const std::string& db) {
-  auto store = OpenStore(db, /*create=*/true);
+  auto store = OpenStoreToWrite(db, /*create=*/true);
   if (!store.ok()) return Fail("example", store.status());
   if (auto status = RunExample(**store, db); !status.ok()) return Fail("example", status);
   if (auto status = (*store)->Close(); !status.ok()) return Fail("example", status);

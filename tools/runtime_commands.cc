@@ -94,7 +94,8 @@ void PrintRecovery(const std::vector<agentlog::RecoveryItem>& items, const std::
 }
 
 int AuditCommand(const std::string& db, const std::string& run) {
-  auto store = OpenStore(db, /*create=*/false);
+  if (agentlog::Status bad = CheckRunArgument(run, "RUN"); !bad.ok()) return Fail("audit", bad);
+  auto store = OpenStoreToRead(db);
   if (!store.ok()) return Fail("audit", store.status());
   auto runtime = OpenRuntime(store->get());
   if (!runtime.ok()) return Fail("audit", runtime.status());
@@ -105,7 +106,7 @@ int AuditCommand(const std::string& db, const std::string& run) {
 }
 
 int RecoverCommand(const std::string& db) {
-  auto store = OpenStore(db, /*create=*/false);
+  auto store = OpenStoreToRead(db);
   if (!store.ok()) return Fail("recover", store.status());
   auto runtime = OpenRuntime(store->get());
   if (!runtime.ok()) return Fail("recover", runtime.status());

@@ -88,14 +88,19 @@ Result<int64_t> ParseTime(const std::string& text) {
 }
 
 int StateCommand(const std::string& db, const std::string& run, const StateAt& at, bool json) {
-  auto store = OpenStore(db, /*create=*/false);
+  if (agentlog::Status bad = CheckRunArgument(run, "RUN"); !bad.ok()) return Fail("state", bad);
+  std::optional<int64_t> time_us;
+  if (at.time.has_value()) {
+    auto parsed = ParseTime(*at.time);
+    if (!parsed.ok()) return Fail("state", parsed.status());
+    time_us = *parsed;
+  }
+  auto store = OpenStoreToRead(db);
   if (!store.ok()) return Fail("state", store.status());
   auto projector = RunStateProjector(**store);
   agentlog::StateInfo info;
   auto compute = [&]() -> Result<std::unique_ptr<agentlog::ProjectionState>> {
-    if (at.time.has_value()) {
-      auto time_us = ParseTime(*at.time);
-      if (!time_us.ok()) return time_us.status();
+    if (time_us.has_value()) {
       return projector->StateAtTime(run, agentlog::kRunStateProjectionName, *time_us, &info);
     }
     if (at.sequence.has_value()) {
@@ -133,7 +138,8 @@ int StateCommand(const std::string& db, const std::string& run, const StateAt& a
 }
 
 int DiffCommand(const std::string& db, const std::string& run, uint64_t from, uint64_t to, bool json) {
-  auto store = OpenStore(db, /*create=*/false);
+  if (agentlog::Status bad = CheckRunArgument(run, "RUN"); !bad.ok()) return Fail("diff", bad);
+  auto store = OpenStoreToRead(db);
   if (!store.ok()) return Fail("diff", store.status());
   auto projector = RunStateProjector(**store);
   agentlog::StateInfo before_info, after_info;
@@ -177,7 +183,9 @@ int DiffCommand(const std::string& db, const std::string& run, uint64_t from, ui
 
 int ForkCommand(const std::string& db, const std::string& run, uint64_t at_sequence,
                 const std::string& new_run, const std::string& reason) {
-  auto store = OpenStore(db, /*create=*/false);
+  if (agentlog::Status bad = CheckRunArgument(run, "RUN"); !bad.ok()) return Fail("fork", bad);
+  if (agentlog::Status bad = CheckRunArgument(new_run, "--as"); !bad.ok()) return Fail("fork", bad);
+  auto store = OpenStoreToWrite(db, /*create=*/false);
   if (!store.ok()) return Fail("fork", store.status());
   agentlog::ForkOptions options;
   options.reason = reason;

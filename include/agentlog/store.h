@@ -112,6 +112,12 @@ struct DeadlineEntry {
   uint64_t sequence = 0;      // the DeadlineSet event (in run_id's history) that set it
 };
 
+// OK if `run_id` is a run id the store accepts ([A-Za-z0-9._:-], 1 to
+// kMaxRunIdBytes bytes); otherwise the error an Append to it gets
+// (InvalidArgument, LimitExceeded), naming the bad byte. For checking input
+// before opening a store.
+Status ValidateRunId(std::string_view run_id);
+
 constexpr size_t kMaxForkDepth = 64;
 constexpr size_t kMaxForkReasonBytes = 4096;
 constexpr size_t kMaxSnapshotBytes = size_t{256} << 20;
@@ -154,11 +160,33 @@ using SubscriptionCallback = std::function<Status(const Event&)>;
 
 class Store {
  public:
-  // Opens (or creates, per options) the store in directory `path`.
+  // Opens (or creates, per options) the store in directory `path` for
+  // reading and writing. One process at a time holds a store open this way
+  // (AGENTLOG_LOCK); readers use OpenReadOnly meanwhile. Before RocksDB
+  // replays a file, the store reads its log files itself and refuses the
+  // damage RocksDB would silently drop with the acknowledged writes after
+  // it (README "Durability"); after a clean Close it also checks that the
+  // files and the last position are as that close left them.
   // Errors: InvalidArgument (options, e.g. no clock; a store that exists with
-  // error_if_exists), NotFound (no store and !create_if_missing), IOError,
-  // Corruption (the store's own metadata is damaged).
+  // error_if_exists; a database that is not an agentlog store), NotFound (no
+  // store and !create_if_missing; `path` is a file; its parent directory does
+  // not exist), IOError (the disk; the store open for writing elsewhere),
+  // Corruption (damaged files, or data lost since the last clean close: the
+  // message names the file and says what to do). Nothing is created or
+  // changed by a refusal but a new, empty directory's own creation.
   static Result<std::unique_ptr<Store>> Open(const Options& options, const std::string& path);
+
+  // Opens the existing store in `path` for reading only: every read and
+  // check works as on a store opened with Open, and every write (Append,
+  // Fork, PutSnapshot, DeleteSnapshots, PutBlob) is refused with
+  // InvalidArgument. Nothing in the directory is created, written, renamed
+  // or deleted -- not even RocksDB's info log -- so a copy on read-only
+  // media opens, and any number of readers may open a store that a writer
+  // holds; each sees what was committed when it opened (reopen to see
+  // more). Options::create_if_missing and error_if_exists are ignored.
+  // Errors: NotFound (no store at `path`, or `path` is a file),
+  // InvalidArgument, IOError, Corruption, as Open.
+  static Result<std::unique_ptr<Store>> OpenReadOnly(const Options& options, const std::string& path);
 
   Store() = default;
   Store(const Store&) = delete;

@@ -1,0 +1,300 @@
+// engine/rocksdb_files.cc: see engine/rocksdb_files.h; the marker's bytes
+// are specified in engine/record_format.md ("Files beside RocksDB's").
+#include "engine/rocksdb_files.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include <rocksdb/file_system.h>
+
+#include "engine/crypto.h"
+
+namespace agentlog::internal {
+namespace {
+
+constexpr std::string_view kMarkerHeader = "agentlog-closed-v1";
+
+Status FromIo(const rocksdb::IOStatus& status, const std::string& what) {
+  if (status.ok()) return Status::OK();
+  if (status.IsNotFound()) return Status::NotFound(what + ": " + status.ToString());
+  return Status::IOError(what + ": " + status.ToString());
+}
+
+bool ParseNumber(std::string_view text, uint64_t* value) {
+  if (text.empty() || text.size() > 20) return false;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+bool IsDigits(std::string_view text) {
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// "000012.log" -> 12; nullopt for any other name.
+std::optional<uint64_t> LogNumber(std::string_view name) {
+  if (!name.ends_with(".log")) return std::nullopt;
+  const std::string_view digits = name.substr(0, name.size() - 4);
+  uint64_t number = 0;
+  if (!IsDigits(digits) || !ParseNumber(digits, &number)) return std::nullopt;
+  return number;
+}
+
+bool IsManifestName(std::string_view name) {
+  return name.starts_with("MANIFEST-") && IsDigits(name.substr(9));
+}
+
+std::string MarkerChecksum(std::string_view body) {
+  const uint64_t checksum = Checksum64(body);
+  std::string bytes;
+  for (int shift = 56; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((checksum >> shift) & 0xff));
+  return HexEncode(bytes);
+}
+
+}  // namespace
+
+std::string EncodeCloseMarker(const CloseMarker& marker) {
+  std::string body = std::string(kMarkerHeader) + "\n";
+  body += "high_water " + std::to_string(marker.high_water) + "\n";
+  body += "manifest " + marker.manifest + "\n";
+  for (const auto& [name, size] : marker.logs) body += "log " + name + " " + std::to_string(size) + "\n";
+  return body + "checksum " + MarkerChecksum(body) + "\n";
+}
+
+Result<CloseMarker> DecodeCloseMarker(std::string_view bytes) {
+  const auto bad = [](const std::string& why) {
+    return Status::Corruption(std::string(kCloseMarkerFile) + " is damaged (" + why +
+                              "); if the store was not damaged otherwise, delete that file: the store "
+                              "then opens as after a crash");
+  };
+  const size_t last_line = bytes.rfind("\nchecksum ");
+  if (!bytes.ends_with("\n") || last_line == std::string_view::npos) return bad("no checksum line");
+  const std::string_view body = bytes.substr(0, last_line + 1);
+  const std::string_view checksum = bytes.substr(last_line + 10, bytes.size() - last_line - 11);
+  if (checksum != MarkerChecksum(body)) return bad("checksum mismatch");
+  CloseMarker marker;
+  bool has_high_water = false;
+  size_t line_number = 0;
+  for (size_t at = 0; at < body.size(); ++line_number) {
+    const size_t end = body.find('\n', at);
+    const std::string_view line = body.substr(at, end - at);
+    at = end + 1;
+    const size_t space = line.find(' ');
+    const std::string_view key = line.substr(0, space);
+    const std::string_view value = space == std::string_view::npos ? "" : line.substr(space + 1);
+    if (line_number == 0) {
+      if (line != kMarkerHeader) return bad("unknown version \"" + std::string(line.substr(0, 40)) + "\"");
+    } else if (key == "high_water" && !has_high_water && ParseNumber(value, &marker.high_water)) {
+      has_high_water = true;
+    } else if (key == "manifest" && marker.manifest.empty() && IsManifestName(value)) {
+      marker.manifest = std::string(value);
+    } else if (key == "log") {
+      const size_t split = value.find(' ');
+      uint64_t size = 0;
+      if (split == std::string_view::npos || !LogNumber(value.substr(0, split)) ||
+          !ParseNumber(value.substr(split + 1), &size)) {
+        return bad("line " + std::to_string(line_number + 1) + " is not \"log NAME SIZE\"");
+      }
+      marker.logs.emplace_back(std::string(value.substr(0, split)), size);
+    } else {
+      return bad("line " + std::to_string(line_number + 1) + " is not understood");
+    }
+  }
+  if (!has_high_water || marker.manifest.empty()) return bad("a line is missing");
+  return marker;
+}
+
+StoreFiles::StoreFiles(rocksdb::FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
+
+Result<bool> StoreFiles::Exists(std::string_view name) {
+  rocksdb::IOStatus status = fs_->FileExists(PathOf(name), rocksdb::IOOptions(), nullptr);
+  if (status.ok()) return true;
+  if (status.IsNotFound()) return false;
+  return FromIo(status, "looking for " + PathOf(name));
+}
+
+Result<std::string> StoreFiles::Read(std::string_view name) {
+  std::unique_ptr<rocksdb::FSSequentialFile> file;
+  rocksdb::IOStatus status = fs_->NewSequentialFile(PathOf(name), rocksdb::FileOptions(), &file, nullptr);
+  if (!status.ok()) return FromIo(status, "opening " + PathOf(name));
+  std::string bytes;
+  std::string scratch(kLogBlockBytes, '\0');
+  while (true) {
+    rocksdb::Slice chunk;
+    status = file->Read(scratch.size(), rocksdb::IOOptions(), &chunk, scratch.data(), nullptr);
+    if (!status.ok()) return FromIo(status, "reading " + PathOf(name));
+    if (chunk.empty()) break;
+    bytes.append(chunk.data(), chunk.size());
+  }
+  return bytes;
+}
+
+Status StoreFiles::WriteDurably(std::string_view name, std::string_view bytes) {
+  const std::string target = PathOf(name);
+  const std::string temporary = target + ".tmp";
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  rocksdb::IOStatus status = fs_->NewWritableFile(temporary, rocksdb::FileOptions(), &file, nullptr);
+  if (status.ok()) status = file->Append(rocksdb::Slice(bytes.data(), bytes.size()), rocksdb::IOOptions(), nullptr);
+  if (status.ok()) status = file->Sync(rocksdb::IOOptions(), nullptr);
+  if (file != nullptr) {
+    rocksdb::IOStatus closed = file->Close(rocksdb::IOOptions(), nullptr);
+    if (status.ok()) status = closed;
+  }
+  if (status.ok()) status = fs_->RenameFile(temporary, target, rocksdb::IOOptions(), nullptr);
+  if (!status.ok()) {
+    fs_->DeleteFile(temporary, rocksdb::IOOptions(), nullptr).PermitUncheckedError();  // may not exist
+    return FromIo(status, "writing " + target);
+  }
+  std::unique_ptr<rocksdb::FSDirectory> directory;
+  status = fs_->NewDirectory(dir_, rocksdb::IOOptions(), &directory, nullptr);
+  if (status.ok()) status = directory->Fsync(rocksdb::IOOptions(), nullptr);
+  return FromIo(status, "syncing the directory " + dir_);
+}
+
+Status StoreFiles::DeleteDurably(std::string_view name) {
+  auto exists = Exists(name);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Status::OK();
+  rocksdb::IOStatus status = fs_->DeleteFile(PathOf(name), rocksdb::IOOptions(), nullptr);
+  if (!status.ok()) return FromIo(status, "deleting " + PathOf(name));
+  std::unique_ptr<rocksdb::FSDirectory> directory;
+  status = fs_->NewDirectory(dir_, rocksdb::IOOptions(), &directory, nullptr);
+  if (status.ok()) status = directory->Fsync(rocksdb::IOOptions(), nullptr);
+  return FromIo(status, "syncing the directory " + dir_);
+}
+
+Result<std::string> StoreFiles::CurrentManifest() {
+  auto current = Read("CURRENT");
+  if (!current.ok()) return current.status();
+  const std::string_view text = *current;
+  if (!text.ends_with("\n") || !IsManifestName(text.substr(0, text.size() - 1))) {
+    return Status::Corruption(PathOf("CURRENT") + " does not name a MANIFEST file: the store's "
+                              "metadata is damaged");
+  }
+  return std::string(text.substr(0, text.size() - 1));
+}
+
+Result<std::vector<std::string>> StoreFiles::WriteAheadLogs() {
+  std::vector<std::string> children;
+  rocksdb::IOStatus status = fs_->GetChildren(dir_, rocksdb::IOOptions(), &children, nullptr);
+  if (!status.ok()) return FromIo(status, "listing " + dir_);
+  std::vector<std::pair<uint64_t, std::string>> numbered;
+  for (const std::string& name : children) {
+    if (auto number = LogNumber(name)) numbered.emplace_back(*number, name);
+  }
+  std::sort(numbered.begin(), numbered.end());
+  std::vector<std::string> logs;
+  for (auto& [number, name] : numbered) logs.push_back(std::move(name));
+  return logs;
+}
+
+Result<CloseMarker> StoreFiles::Describe() {
+  CloseMarker marker;
+  auto manifest = CurrentManifest();
+  if (!manifest.ok()) return manifest.status();
+  marker.manifest = std::move(manifest).value();
+  auto logs = WriteAheadLogs();
+  if (!logs.ok()) return logs.status();
+  for (const std::string& name : *logs) {
+    uint64_t size = 0;
+    rocksdb::IOStatus status = fs_->GetFileSize(PathOf(name), rocksdb::IOOptions(), &size, nullptr);
+    if (!status.ok()) return FromIo(status, "measuring " + PathOf(name));
+    marker.logs.emplace_back(name, size);
+  }
+  return marker;
+}
+
+Result<LogFileSummary> StoreFiles::CheckLogFile(LogFileKind kind, const std::string& name, LogTail tail) {
+  std::unique_ptr<rocksdb::FSSequentialFile> file;
+  rocksdb::IOStatus status = fs_->NewSequentialFile(PathOf(name), rocksdb::FileOptions(), &file, nullptr);
+  if (!status.ok()) return FromIo(status, "opening " + PathOf(name));
+  LogFileChecker checker(kind, name, tail);
+  std::string block(kLogBlockBytes, '\0');
+  std::string scratch(kLogBlockBytes, '\0');
+  for (bool end = false; !end;) {
+    // Fill a whole block, so that only the file's last block is short.
+    size_t filled = 0;
+    while (filled < kLogBlockBytes) {
+      rocksdb::Slice chunk;
+      status = file->Read(kLogBlockBytes - filled, rocksdb::IOOptions(), &chunk, scratch.data(), nullptr);
+      if (!status.ok()) return FromIo(status, "reading " + PathOf(name));
+      if (chunk.empty()) {
+        end = true;
+        break;
+      }
+      std::copy(chunk.data(), chunk.data() + chunk.size(), block.begin() + static_cast<ptrdiff_t>(filled));
+      filled += chunk.size();
+    }
+    if (filled == 0) break;
+    Status fed = checker.Feed(std::string_view(block.data(), filled));
+    if (!fed.ok()) return fed;
+    if (filled < kLogBlockBytes) break;
+  }
+  return checker.Finish();
+}
+
+Status StoreFiles::CheckLogs(LogTail tail, const CloseMarker* marker, bool skip_write_ahead_logs) {
+  auto manifest = CurrentManifest();
+  if (!manifest.ok()) return manifest.status();
+  if (marker != nullptr && *manifest != marker->manifest) {
+    return Status::Corruption("CURRENT names " + *manifest + ", but the store was closed with " +
+                              marker->manifest + " (" + kCloseMarkerFile + "): its metadata was replaced");
+  }
+  auto checked = CheckLogFile(LogFileKind::kManifest, *manifest, tail);
+  if (!checked.ok()) return checked.status();
+  if (marker != nullptr) {
+    auto now = Describe();
+    if (!now.ok()) return now.status();
+    if (now->logs != marker->logs) {
+      std::string was, is;
+      for (const auto& [name, size] : marker->logs) was += " " + name + ":" + std::to_string(size);
+      for (const auto& [name, size] : now->logs) is += " " + name + ":" + std::to_string(size);
+      return Status::Corruption("the write-ahead logs are not those the store was closed with (" +
+                                std::string(kCloseMarkerFile) + "):" + (was.empty() ? " none" : was) +
+                                " then," + (is.empty() ? " none" : is) + " now: a log was cut, "
+                                "extended, added or deleted");
+    }
+  }
+  if (skip_write_ahead_logs) return Status::OK();
+  auto logs = WriteAheadLogs();
+  if (!logs.ok()) return logs.status();
+  std::vector<LogFileSummary> summaries;
+  for (const std::string& name : *logs) {
+    auto summary = CheckLogFile(LogFileKind::kWriteAheadLog, name, tail);
+    if (!summary.ok()) return summary.status();
+    summaries.push_back(*summary);
+  }
+  // Recovery goes on with the next log after a cut-short record: that log
+  // must continue the sequence numbers where the cut one's whole records end.
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    if (!summaries[i].torn || !summaries[i].has_batches) continue;
+    for (size_t j = i + 1; j < summaries.size(); ++j) {
+      if (!summaries[j].has_batches) continue;
+      if (summaries[j].first_sequence != summaries[i].next_sequence) {
+        return Status::Corruption(
+            (*logs)[i] + " ends in a record cut short at offset " + std::to_string(summaries[i].torn_offset) +
+            " (before sequence " + std::to_string(summaries[i].next_sequence) + "), and " + (*logs)[j] +
+            " goes on at sequence " + std::to_string(summaries[j].first_sequence) +
+            ": the records between are damaged or lost, and RocksDB's recovery would skip them");
+      }
+      break;
+    }
+  }
+  return Status::OK();
+}
+
+Status StoreFiles::Lock() {
+  rocksdb::IOStatus status = fs_->LockFile(PathOf(kWriterLockFile), rocksdb::IOOptions(), &lock_, nullptr);
+  if (status.ok()) return Status::OK();
+  lock_ = nullptr;
+  return Status::IOError("the store at \"" + dir_ + "\" is open for writing in another process (or in "
+                         "this one): " + status.ToString() + "; close it there first, or open it "
+                         "read-only (Store::OpenReadOnly; the agentlog tool's reading commands do)");
+}
+
+void StoreFiles::Unlock() {
+  if (lock_ == nullptr) return;
+  fs_->UnlockFile(lock_, rocksdb::IOOptions(), nullptr).PermitUncheckedError();  // the process may exit next
+  lock_ = nullptr;
+}
+
+}  // namespace agentlog::internal

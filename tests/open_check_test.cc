@@ -1,0 +1,362 @@
+// tests/open_check_test.cc: what Store::Open checks before RocksDB replays
+// a file, and what a read-only open leaves alone.
+//
+//   [walflips]  one flipped byte in a record of the write-ahead log, by the
+//               byte's class (length, type, checksum, data), after a clean
+//               close and after a crash: Open refuses with Corruption or
+//               every acknowledged append is there, byte for byte. Before
+//               engine/log_file_check.h, a length byte of a record in the
+//               log's last block lost that record and every later one with
+//               Open, reads and VerifyAll all OK. AGENTLOG_WAL_FLIPS sets
+//               the flips per class and mode (CI: kDefaultFlips).
+//   [openchecks] the close marker: a store cut, a log changed or a marker
+//               damaged after a clean close is refused, and a loss found
+//               after RocksDB opened the store is refused at every later
+//               open (AGENTLOG_DAMAGED).
+//   [readonly]  Store::OpenReadOnly creates and changes nothing, refuses
+//               writes, opens a store a writer holds and a store on a
+//               read-only disk.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+
+#include "power_loss_fs.h"
+#include "test_util.h"
+
+using namespace agentlog;
+using namespace agentlog::testing;
+using Catch::Matchers::Contains;
+
+namespace {
+
+constexpr uint64_t kDefaultFlips = 12;
+constexpr int64_t kStartUs = 1'700'000'000'000'000;
+constexpr size_t kBlockBytes = 32768;
+constexpr size_t kHeaderBytes = 7;
+
+// One physical record of a log file, read independently of the engine's
+// checker (LevelDB's doc/log_format.md).
+struct PhysicalRecord {
+  size_t offset = 0;
+  size_t length = 0;
+};
+
+std::vector<PhysicalRecord> PhysicalRecords(const std::string& bytes) {
+  std::vector<PhysicalRecord> records;
+  for (size_t at = 0; at + kHeaderBytes <= bytes.size();) {
+    const size_t left = kBlockBytes - at % kBlockBytes;
+    if (left < kHeaderBytes) {
+      at += left;
+      continue;
+    }
+    const size_t length = static_cast<unsigned char>(bytes[at + 4]) |
+                          (static_cast<size_t>(static_cast<unsigned char>(bytes[at + 5])) << 8);
+    if (bytes[at + 6] == 0 && length == 0) break;
+    records.push_back({at, length});
+    at += kHeaderBytes + length;
+  }
+  return records;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+// The store's largest write-ahead log, which holds its appends.
+std::string LargestLog(const std::string& dir) {
+  std::string log;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".log" &&
+        (log.empty() || entry.file_size() > std::filesystem::file_size(log))) {
+      log = entry.path().string();
+    }
+  }
+  REQUIRE(!log.empty());
+  return log;
+}
+
+// What every acknowledged append wrote: run -> payloads by sequence.
+using Acknowledged = std::map<std::string, std::vector<std::string>>;
+
+Acknowledged BuildLoggedStore(const std::string& dir) {
+  ManualClock clock(kStartUs);
+  auto store = OpenStore(dir, &clock);
+  Acknowledged acked;
+  for (int i = 0; i < 30; ++i) {
+    const std::string run = "run-" + std::to_string(i % 3);
+    AppendMessage(*store, run, "event " + std::to_string(i) + std::string(i * 7, 'x'), Durability::kSync);
+    clock.Advance(1000);
+  }
+  for (const auto& run : {"run-0", "run-1", "run-2"}) {
+    for (const Event& event : ReadWholeRun(*store, run)) acked[run].emplace_back(event.payload());
+  }
+  REQUIRE(store->Close().ok());  // the appends stay in the log: a close does not flush
+  return acked;
+}
+
+// "" if the store at `dir` holds every acknowledged append byte for byte
+// and verifies; otherwise what is wrong.
+std::string CheckAcknowledged(Store& store, const Acknowledged& acked) {
+  for (const auto& [run, payloads] : acked) {
+    ReadOptions read;
+    read.limit = kMaxReadLimit;
+    auto events = store.ReadRun(run, read);
+    if (!events.ok()) return run + ": " + events.status().ToString();
+    if (events->size() < payloads.size()) {
+      return run + ": " + std::to_string(payloads.size() - events->size()) + " acknowledged events lost";
+    }
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      if ((*events)[i].payload() != payloads[i]) return run + " event " + std::to_string(i + 1) + " altered";
+    }
+  }
+  Status verified = store.VerifyAll();
+  return verified.ok() ? "" : "VerifyAll: " + verified.ToString();
+}
+
+}  // namespace
+
+TEST_CASE("WalFlips.EveryByteClassIsRefusedOrHarmlessNeverLost", "[walflips][corruption]") {
+  // Goal: no single damaged byte of the write-ahead log loses an
+  // acknowledged kSync append silently, in any byte class of a record, the
+  // last record included, after a clean close (the close marker says no
+  // write was cut short) and after a crash (no marker: a cut-short last
+  // record is expected). Method: 30 kSync appends, each its own log record;
+  // per mode and class, copies of the store with one byte of one record
+  // (the last one in half of the tries) XORed with a random mask; each copy
+  // is opened: a refusal must be Corruption and change no file, an open
+  // store must hold every acknowledged event unchanged and verify.
+  TempDir pristine;
+  const Acknowledged acked = BuildLoggedStore(pristine.path());
+  const std::string log_name = std::filesystem::path(LargestLog(pristine.path())).filename().string();
+  const std::vector<PhysicalRecord> records = PhysicalRecords(ReadFile(pristine.Sub(log_name)));
+  REQUIRE(records.size() >= 30);
+  const uint64_t flips = NumberFromEnvironment("AGENTLOG_WAL_FLIPS", kDefaultFlips);
+  std::mt19937 random(static_cast<uint32_t>(NumberFromEnvironment("AGENTLOG_WAL_FLIP_SEED", 4242)));
+  const std::vector<std::string> classes = {"length", "type", "checksum", "data"};
+  uint64_t total_refused = 0;
+  for (const bool clean : {true, false}) {
+    for (const std::string& byte_class : classes) {
+      uint64_t refused = 0, harmless = 0;
+      for (uint64_t trial = 0; trial < flips; ++trial) {
+        TempDir copy;
+        std::filesystem::copy(pristine.path(), copy.path(), std::filesystem::copy_options::recursive);
+        if (!clean) std::filesystem::remove(copy.Sub("AGENTLOG_CLOSED"));  // as after a crash
+        const PhysicalRecord& record = std::bernoulli_distribution(0.5)(random)
+                                           ? records.back()
+                                           : records[std::uniform_int_distribution<size_t>(0, records.size() - 1)(random)];
+        size_t byte = record.offset;
+        if (byte_class == "length") byte += 4 + std::uniform_int_distribution<size_t>(0, 1)(random);
+        if (byte_class == "type") byte += 6;
+        if (byte_class == "checksum") byte += std::uniform_int_distribution<size_t>(0, 3)(random);
+        if (byte_class == "data") byte += kHeaderBytes + std::uniform_int_distribution<size_t>(0, record.length - 1)(random);
+        std::string bytes = ReadFile(copy.Sub(log_name));
+        bytes[byte] = static_cast<char>(bytes[byte] ^ std::uniform_int_distribution<int>(1, 255)(random));
+        WriteFile(copy.Sub(log_name), bytes);
+        const auto before = FileBytes(copy.path());
+        ManualClock clock(kStartUs + 1'000'000'000);
+        Options options;
+        options.clock = &clock;
+        auto store = Store::Open(options, copy.path());
+        INFO((clean ? "clean" : "crashed") << " " << byte_class << " flip at offset " << byte << " of "
+                                           << log_name << ": " << store.status().ToString());
+        if (!store.ok()) {
+          CHECK(store.status().IsCorruption());
+          CHECK(FileBytes(copy.path()) == before);
+          ++refused;
+          continue;
+        }
+        CHECK(CheckAcknowledged(**store, acked) == "");
+        ++harmless;
+      }
+      std::cout << "[walflips] " << (clean ? "after a clean close" : "after a crash") << ", " << byte_class
+                << " bytes: " << flips << " flips, refused " << refused << ", harmless " << harmless
+                << ", lost 0\n";
+      total_refused += refused;
+    }
+  }
+  CHECK(total_refused > 0);
+}
+
+TEST_CASE("OpenChecks.ACutBehindACleanCloseIsRefusedAtOpenAndAfter", "[openchecks]") {
+  // Goal: events deleted behind agentlog's back (keys removed through the
+  // backend, the run's metadata left) under a store that then closes
+  // cleanly: the next open finds the store ending before the position the
+  // close recorded, refuses with Corruption, and records the loss
+  // (AGENTLOG_DAMAGED) so that every later open refuses too, read-only ones
+  // included, until a person deletes that note.
+  TempDir dir;
+  ManualClock clock(kStartUs);
+  {
+    auto store = OpenStore(dir.path(), &clock);
+    for (int i = 0; i < 5; ++i) AppendMessage(*store, "r", "m" + std::to_string(i), Durability::kSync);
+    internal::WriteSet cut;
+    cut.Delete(internal::Space::kGlobal, std::string("\0\0\0\0\0\0\0\5", 8));
+    REQUIRE(BackendOf(*store).Write(cut, true).ok());
+    REQUIRE(store->Close().ok());
+  }
+  Options options;
+  options.clock = &clock;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto refused = Store::Open(options, dir.path());
+    REQUIRE(refused.status().IsCorruption());
+    CHECK_THAT(refused.status().message(), Contains("closed cleanly at global position 5"));
+    CHECK_THAT(refused.status().message(), Contains("position 4"));
+  }
+  CHECK(std::filesystem::exists(dir.Sub("AGENTLOG_DAMAGED")));
+  auto reader = Store::OpenReadOnly(options, dir.path());
+  REQUIRE(reader.status().IsCorruption());
+  CHECK_THAT(reader.status().message(), Contains("AGENTLOG_DAMAGED"));
+  std::filesystem::remove(dir.Sub("AGENTLOG_DAMAGED"));
+  auto store = OpenStore(dir.path(), &clock);  // as it is, with the loss
+  CHECK(store->LastPosition() == 4);
+}
+
+TEST_CASE("OpenChecks.ALogChangedAfterACleanCloseIsRefused", "[openchecks]") {
+  // Goal: a write-ahead log cut short, extended, or deleted after a clean
+  // close is refused with Corruption naming the logs, and nothing is changed
+  // by the refusal; the marker itself damaged is refused naming it.
+  TempDir pristine;
+  BuildLoggedStore(pristine.path());
+  const std::string log = std::filesystem::path(LargestLog(pristine.path())).filename().string();
+  const std::string whole = ReadFile(pristine.Sub(log));
+  const std::vector<std::function<void(const TempDir&)>> changes = {
+      [&](const TempDir& copy) { WriteFile(copy.Sub(log), whole.substr(0, whole.size() - 1)); },
+      [&](const TempDir& copy) { WriteFile(copy.Sub(log), whole + std::string(20, '\0')); },
+      [&](const TempDir& copy) { std::filesystem::remove(copy.Sub(log)); },
+  };
+  ManualClock clock(kStartUs);
+  Options options;
+  options.clock = &clock;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    TempDir copy;
+    std::filesystem::copy(pristine.path(), copy.path(), std::filesystem::copy_options::recursive);
+    changes[i](copy);
+    const auto before = FileBytes(copy.path());
+    auto refused = Store::Open(options, copy.path());
+    INFO("change " << i << ": " << refused.status().ToString());
+    REQUIRE(refused.status().IsCorruption());
+    CHECK_THAT(refused.status().message(), Contains("not those the store was closed with"));
+    CHECK(FileBytes(copy.path()) == before);
+  }
+  TempDir copy;
+  std::filesystem::copy(pristine.path(), copy.path(), std::filesystem::copy_options::recursive);
+  std::string marker = ReadFile(copy.Sub("AGENTLOG_CLOSED"));
+  marker[marker.find("high_water ") + 11] ^= 1;
+  WriteFile(copy.Sub("AGENTLOG_CLOSED"), marker);
+  auto refused = Store::Open(options, copy.path());
+  REQUIRE(refused.status().IsCorruption());
+  CHECK_THAT(refused.status().message(), Contains("AGENTLOG_CLOSED is damaged"));
+}
+
+TEST_CASE("OpenChecks.ACleanCloseWritesTheMarkerAndAnOpenRemovesIt", "[openchecks]") {
+  // Goal: the marker exists exactly between a clean close and the next
+  // writing open, and a store reopened after it appends on.
+  TempDir dir;
+  ManualClock clock(kStartUs);
+  auto store = OpenStore(dir.path(), &clock);
+  AppendMessage(*store, "r", "one", Durability::kSync);
+  CHECK_FALSE(std::filesystem::exists(dir.Sub("AGENTLOG_CLOSED")));
+  REQUIRE(store->Close().ok());
+  CHECK_THAT(ReadFile(dir.Sub("AGENTLOG_CLOSED")), Contains("high_water 1\n"));
+  store = OpenStore(dir.path(), &clock);
+  CHECK_FALSE(std::filesystem::exists(dir.Sub("AGENTLOG_CLOSED")));
+  CHECK(AppendMessage(*store, "r", "two", Durability::kSync).first_sequence == 2);
+}
+
+TEST_CASE("ReadOnly.OpenCreatesAndChangesNothingAndRefusesWrites", "[readonly]") {
+  // Goal: Store::OpenReadOnly reads what the store holds, refuses each
+  // write with InvalidArgument, and leaves every file byte for byte as it
+  // was, RocksDB's info log included; a missing store or a file is
+  // NotFound, and nothing is created for it.
+  TempDir dir;
+  ManualClock clock(kStartUs);
+  {
+    auto store = OpenStore(dir.path(), &clock);
+    AppendMessage(*store, "r", "one", Durability::kSync);
+    REQUIRE(store->Close().ok());
+  }
+  const auto before = FileBytes(dir.path());
+  Options options;
+  options.clock = &clock;
+  for (int round = 0; round < 3; ++round) {
+    auto store = Store::OpenReadOnly(options, dir.path());
+    REQUIRE(store.ok());
+    CHECK(ReadWholeRun(**store, "r").size() == 1);
+    CHECK((*store)->VerifyAll().ok());
+    EventInput event = Message("two");
+    CHECK((*store)->Append("r", std::span(&event, 1), AppendOptions()).status().IsInvalidArgument());
+    CHECK((*store)->Fork("r", 1, "f", ForkOptions()).status().IsInvalidArgument());
+    CHECK((*store)->PutSnapshot("r", "p", 1, 1, "s", Durability::kSync).IsInvalidArgument());
+    CHECK((*store)->DeleteSnapshots("r", "", {}).IsInvalidArgument());
+    auto blob = (*store)->PutBlob("content", Durability::kSync);
+    CHECK(blob.status().IsInvalidArgument());
+    CHECK_THAT(blob.status().message(), Contains("read-only"));
+    CHECK((*store)->Close().ok());
+  }
+  CHECK(FileBytes(dir.path()) == before);
+  CHECK(Store::OpenReadOnly(options, dir.Sub("missing")).status().IsNotFound());
+  CHECK_FALSE(std::filesystem::exists(dir.Sub("missing")));
+  CHECK(Store::OpenReadOnly(options, dir.Sub("CURRENT")).status().IsNotFound());
+  TempDir empty;
+  CHECK(Store::OpenReadOnly(options, empty.path()).status().IsNotFound());
+  CHECK(std::filesystem::is_empty(empty.path()));
+}
+
+TEST_CASE("ReadOnly.OpensAStoreAWriterHoldsAndSeesWhatWasCommitted", "[readonly]") {
+  // Goal: while a writer has the store open (a second writer is refused
+  // with IOError naming the lock), a reader opens it and sees every event
+  // committed before it opened, verified.
+  TempDir dir;
+  ManualClock clock(kStartUs);
+  auto writer = OpenStore(dir.path(), &clock);
+  for (int i = 0; i < 10; ++i) AppendMessage(*writer, "r", "m" + std::to_string(i), Durability::kSync);
+  Options options;
+  options.clock = &clock;
+  auto second = Store::Open(options, dir.path());
+  REQUIRE(second.status().IsIOError());
+  CHECK_THAT(second.status().message(), Contains("open for writing"));
+  auto reader = Store::OpenReadOnly(options, dir.path());
+  REQUIRE(reader.ok());
+  CHECK(ReadWholeRun(**reader, "r").size() == 10);
+  CHECK((*reader)->VerifyAll().ok());
+  AppendMessage(*writer, "r", "after the reader opened", Durability::kSync);
+  CHECK(ReadWholeRun(**reader, "r").size() == 10);
+  REQUIRE((*reader)->Close().ok());
+  REQUIRE(writer->Close().ok());
+}
+
+TEST_CASE("ReadOnly.OpensAStoreOnAReadOnlyDisk", "[readonly]") {
+  // Goal: with every create, write, rename and delete failing (EROFS), a
+  // writing open is refused with IOError, and a read-only one opens and
+  // verifies. Method: tests/power_loss_fs.h's read-only fault.
+  TempDir dir;
+  ManualClock clock(kStartUs);
+  auto fs = std::make_shared<PowerLossFileSystem>();
+  Options options;
+  options.clock = &clock;
+  options.file_system = fs;
+  {
+    auto store = OpenStore(dir.path(), &clock, options);
+    AppendMessage(*store, "r", "one", Durability::kSync);
+    REQUIRE(store->Close().ok());
+  }
+  fs->SetFault(PowerLossFileSystem::Fault::kReadOnly);
+  CHECK(Store::Open(options, dir.path()).status().IsIOError());
+  auto reader = Store::OpenReadOnly(options, dir.path());
+  INFO(reader.status().ToString());
+  REQUIRE(reader.ok());
+  CHECK(ReadWholeRun(**reader, "r").size() == 1);
+  CHECK((*reader)->VerifyAll().ok());
+  CHECK((*reader)->Close().ok());
+}
