@@ -286,6 +286,12 @@ Status StoreFiles::Lock() {
   rocksdb::IOStatus status = fs_->LockFile(PathOf(kWriterLockFile), rocksdb::IOOptions(), &lock_, nullptr);
   if (status.ok()) return Status::OK();
   lock_ = nullptr;
+  // RocksDB's POSIX file system says which step failed: creating the file
+  // (a read-only or full disk) or locking it (held elsewhere).
+  if (status.ToString().find("open a file for lock") != std::string::npos) {
+    return Status::IOError("cannot open the store at \"" + dir_ + "\" for writing: " + status.ToString() +
+                           "; a read-only open (Store::OpenReadOnly) writes nothing");
+  }
   return Status::IOError("the store at \"" + dir_ + "\" is open for writing in another process (or in "
                          "this one): " + status.ToString() + "; close it there first, or open it "
                          "read-only (Store::OpenReadOnly; the agentlog tool's reading commands do)");

@@ -15,8 +15,18 @@ std::string ParentOf(const std::string& path) {
   return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
 }
 
-bool EndsWith(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+// Whether the last component of `path` contains one of the `|`-separated
+// `parts` (empty: every path).
+bool NameContains(const std::string& path, const std::string& parts) {
+  if (parts.empty()) return true;
+  const size_t slash = path.find_last_of('/');
+  const std::string name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  for (size_t start = 0; start <= parts.size();) {
+    const size_t bar = std::min(parts.find('|', start), parts.size());
+    if (name.find(parts.substr(start, bar - start)) != std::string::npos) return true;
+    start = bar + 1;
+  }
+  return false;
 }
 
 }  // namespace
@@ -168,11 +178,11 @@ PowerLossFileSystem::PowerCutReport PowerLossFileSystem::RestorePower(bool keep_
   return report;
 }
 
-void PowerLossFileSystem::SetFault(Fault fault, uint64_t after, std::string path_suffix) {
+void PowerLossFileSystem::SetFault(Fault fault, uint64_t after, std::string name_part) {
   std::lock_guard<std::mutex> lock(mu_);
   fault_ = fault;
   fault_countdown_ = after;
-  fault_suffix_ = std::move(path_suffix);
+  fault_name_part_ = std::move(name_part);
 }
 
 void PowerLossFileSystem::ClearFault() { SetFault(Fault::kNone); }
@@ -193,7 +203,7 @@ rocksdb::IOStatus PowerLossFileSystem::Check(Op op, const std::string& path) {
     case Fault::kSyncError: applies = op == Op::kSync; break;
     case Fault::kReadOnly: applies = true; break;
   }
-  if (!applies || !EndsWith(path, fault_suffix_)) return rocksdb::IOStatus::OK();
+  if (!applies || !NameContains(path, fault_name_part_)) return rocksdb::IOStatus::OK();
   if (fault_countdown_ > 0) {
     --fault_countdown_;
     return rocksdb::IOStatus::OK();

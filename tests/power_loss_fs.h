@@ -17,8 +17,10 @@
 // until ClearFault(): writes fail with EIO or ENOSPC (nothing written),
 // fsyncs fail with EIO (the data stays unsynced, so a later power cut drops
 // it), or the whole disk turns read-only (every create, write, sync,
-// rename and delete fails). A path suffix (".log", ".sst") aims a fault at
-// the write-ahead log or the table files only.
+// rename and delete fails). A part of a file name (".log", ".sst", "LOG",
+// "MANIFEST", "OPTIONS", ".dbtmp", "AGENTLOG_CLOSED"; several separated by
+// "|") aims a fault at the files whose name (the path's last component)
+// contains it.
 //
 // The model's limits: renames and deletes take effect at once and are never
 // rolled back by a power cut (a rename onto a durable name stays durable);
@@ -71,10 +73,10 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
   // file's unsynced bytes. Every file left counts as synced afterwards.
   PowerCutReport RestorePower(bool keep_torn_tails, uint64_t seed);
 
-  // After `after` more operations of the fault's kind (on paths ending in
-  // `path_suffix`, if not empty) succeed, every further one fails until
-  // ClearFault(). One fault at a time; a new one replaces the old.
-  void SetFault(Fault fault, uint64_t after = 0, std::string path_suffix = "");
+  // After `after` more operations of the fault's kind (on files whose name
+  // contains `name_part`, if not empty) succeed, every further one fails
+  // until ClearFault(). One fault at a time; a new one replaces the old.
+  void SetFault(Fault fault, uint64_t after = 0, std::string name_part = "");
   void ClearFault();
   // Operations failed by SetFault (not by a power cut), since construction.
   uint64_t faults_injected() const;
@@ -139,7 +141,7 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
   bool powered_ = true;
   Fault fault_ = Fault::kNone;
   uint64_t fault_countdown_ = 0;
-  std::string fault_suffix_;
+  std::string fault_name_part_;
   uint64_t faults_injected_ = 0;
   std::map<std::string, FileState> files_;  // by path, as RocksDB names them
   uint64_t creation_count_ = 0;             // directory entries made so far

@@ -439,3 +439,115 @@ TEST_CASE("Fault.BackendNeverSyncsTheLogAfterAFailedWrite", "[fault]") {
   CHECK_THAT(sync.message(), Contains("not syncing the write-ahead log"));
   (*backend)->Close(std::nullopt).IgnoreError();
 }
+
+TEST_CASE("Fault.EveryFileTheStoreWritesFailsAsAnErrorNeverAnAbort", "[fault][fulldisk]") {
+  // Goal: whichever file a failing write or fsync hits -- RocksDB's info
+  // log, its OPTIONS file, the MANIFEST, a temporary file (CURRENT's and
+  // OPTIONS'), the write-ahead log, a table file, agentlog's close marker --
+  // the store answers with an IOError (from Open, an append, a snapshot, a
+  // blob or Close), never aborts the process, and keeps reading; once the
+  // disk heals, a reopen finds every acknowledged append, byte for byte,
+  // and verifies. (RocksDB's own info logger wrote through the operating
+  // system's file system, out of reach of these faults; the store's logger
+  // writes through Options::file_system, so they reach it. The abort that
+  // logger caused on a full disk is FullDisk.*'s, tests/disk_test.cc.)
+  // Method: a 64 KiB memtable, so
+  // that flushes and compactions write table files and MANIFEST edits;
+  // ENOSPC, EIO on write and EIO on fsync, each after 0, 1, 4 and 16
+  // operations of its kind on that file kind; 150 appends, kSync and
+  // kBuffered, a snapshot and a blob along the way; then Close.
+  struct Target {
+    const char* what;
+    const char* name_part;
+  };
+  const std::vector<Target> targets = {{"info log", "LOG"},         {"OPTIONS", "OPTIONS"},
+                                       {"MANIFEST", "MANIFEST"},    {"temporary file", ".dbtmp"},
+                                       {"write-ahead log", ".log"}, {"table file", ".sst"},
+                                       {"close marker", "AGENTLOG_CLOSED"},
+                                       {"every file but the write-ahead log", "LOG|OPTIONS|MANIFEST|.dbtmp|.sst"}};
+  const std::string filler(900, 'f');
+  std::map<std::string, uint64_t> faults_by_target;
+  uint64_t scenarios = 0, refused_opens = 0, stopped = 0;
+  for (const Target& target : targets) {
+    for (Fault fault : {Fault::kNoSpace, Fault::kWriteError, Fault::kSyncError}) {
+      for (uint64_t after : {0, 1, 4, 16}) {
+        INFO(target.what << ", fault " << static_cast<int>(fault) << " after " << after);
+        Disk disk;
+        disk.options.write_buffer_bytes = 64 << 10;
+        disk.fs->SetFault(fault, after, target.name_part);
+        std::vector<std::string> acknowledged;
+        auto opened = Store::Open(disk.options, disk.dir.path());
+        ++scenarios;
+        if (!opened.ok()) {
+          INFO(opened.status().ToString());
+          CHECK(opened.status().IsIOError());
+          ++refused_opens;
+        } else {
+          Store& store = **opened;
+          Status failure;
+          for (int i = 0; i < 150 && failure.ok(); ++i) {
+            const std::string text = "event-" + std::to_string(i) + "-" + filler;
+            auto result = AppendText(store, "r" + std::to_string(i % 3), text,
+                                     i % 2 == 0 ? Durability::kSync : Durability::kBuffered);
+            if (result.ok()) acknowledged.push_back(text);
+            if (!result.ok()) failure = result.status();
+            if (i == 50 && failure.ok()) failure = store.PutSnapshot("r0", "tally", 1, 1, "state", Durability::kSync);
+            if (i == 80 && failure.ok()) failure = store.PutBlob(filler + "blob", Durability::kSync).status();
+          }
+          if (!failure.ok()) {
+            INFO(failure.ToString());
+            CHECK(failure.IsIOError());
+            ++stopped;
+            if (!acknowledged.empty()) CHECK(ReadWholeRun(store, "r0").size() >= 1);  // reads go on
+          }
+          Status closed = store.Close();
+          CHECK((closed.ok() || closed.IsIOError()));
+        }
+        faults_by_target[target.what] += disk.fs->faults_injected();
+        auto store = disk.Heal();
+        std::map<std::string, Placed> events = ReadEverything(*store);
+        for (const std::string& text : acknowledged) CHECK(events.count(text) == 1);
+        CHECK(store->Close().ok());
+      }
+    }
+  }
+  for (const auto& [what, count] : faults_by_target) {
+    std::cout << "[fulldisk] " << what << ": " << count << " failed operations injected\n";
+    CHECK(count > 0);  // every kind of file was written, and failed
+  }
+  std::cout << "[fulldisk] " << scenarios << " scenarios: " << refused_opens << " opens refused with IOError, "
+            << stopped << " stores stopped with IOError, every acknowledged append kept, no abort\n";
+}
+
+TEST_CASE("Fault.ADiskLeftFullForSecondsNeverAborts", "[fault][fulldisk]") {
+  // Goal: a disk that stays full while the store is open -- RocksDB's own
+  // error recovery retries every second and logs each try, and its logger
+  // flushed its buffer every 5 s and, in Debian's librocksdb, aborted the
+  // process on the next line after a failed flush -- costs no more than
+  // IOErrors: the store stays stopped and readable for 7 s, closes, and
+  // after the disk heals reopens with every acknowledged append.
+  Disk disk;
+  std::vector<std::string> acknowledged;
+  {
+    auto store = disk.Open();
+    for (int i = 0; i < 20; ++i) {
+      const std::string text = "before-" + std::to_string(i);
+      REQUIRE(AppendText(*store, "r", text, Durability::kSync).ok());
+      acknowledged.push_back(text);
+    }
+    disk.fs->SetFault(Fault::kNoSpace);  // every file: the disk is full
+    auto failed = AppendText(*store, "r", "on a full disk", Durability::kSync);
+    REQUIRE(failed.status().IsIOError());
+    CHECK_THAT(failed.status().message(), Contains("No space left on device"));
+    for (int second = 0; second < 7; ++second) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      CHECK(AppendText(*store, "r", "still full", Durability::kBuffered).status().IsIOError());
+      CHECK(ReadWholeRun(*store, "r").size() == acknowledged.size());
+    }
+    CHECK(store->Close().IsIOError());
+  }
+  auto store = disk.Heal();
+  std::map<std::string, Placed> events = ReadEverything(*store);
+  CHECK(events.size() == acknowledged.size());
+  for (const std::string& text : acknowledged) CHECK(events.count(text) == 1);
+}
