@@ -167,6 +167,14 @@ Status CheckRecord(std::string_view frame, std::string_view run_id, uint64_t seq
     if (decoded->payload() == nullptr || decoded->payload()->size() == 0) {
       return Status::Corruption(name + ": payload marked present but empty");
     }
+    // The frame checksum catches accidents; anyone can recompute it. The
+    // payload hash is what the chain covers: a payload edited behind the
+    // store's back (checksum recomputed) is refused here, on every read.
+    if (Sha256(BytesOf(decoded->payload())) != HashOf(decoded->payload_hash())) {
+      return Status::Corruption(name + ": payload does not match its SHA-256 hash; the payload was "
+                                       "altered after it was written: run `agentlog verify` and restore "
+                                       "from a replica or backup");
+    }
   } else if (decoded->payload_state() != fb::PayloadState_Removed) {
     return Status::Corruption(name + ": unknown payload state " +
                               std::to_string(static_cast<int>(decoded->payload_state())));

@@ -54,8 +54,9 @@ std::string RunName(std::string_view run_id);
 
 // Checks everything a read can check without other records: frame checksum,
 // the FlatBuffers verifier over the envelope and the nested payload, the run
-// and sequence against the key it was stored under, hash sizes.
-// On success *record points into `frame`.
+// and sequence against the key it was stored under, hash sizes, and that a
+// present payload's SHA-256 is its recorded payload hash (bench/README.md
+// gives what that costs a read). On success *record points into `frame`.
 Status CheckRecord(std::string_view frame, std::string_view run_id, uint64_t sequence,
                    const fb::Record** record);
 

@@ -55,6 +55,8 @@ class ProjectorImpl final : public Projector {
   Status StartBackground() override;
   Status StopBackground() override;
   ProjectorStats stats() const override;
+  Status VerifySnapshots(std::string_view run_id, std::string_view projection,
+                         SnapshotCheckStats* stats) override;
 
  private:
   struct Cached {
@@ -93,6 +95,12 @@ class ProjectorImpl final : public Projector {
   Status Fold(std::string_view run_id, const Projection& projection, Start* start, uint64_t to,
               uint64_t* folded, const EventHook& on_event);
   Status ApplyOne(const Projection& projection, ProjectionState& state, const Event& event);
+  // Every snapshot of the run's `projection`, metadata only, oldest first.
+  Result<std::vector<SnapshotEntry>> AllSnapshots(std::string_view run_id, const Projection& projection);
+  // VerifySnapshots' check of one snapshot against `fold`, the state as of
+  // its sequence.
+  Status CompareSnapshot(std::string_view run_id, const Projection& projection, const SnapshotEntry& entry,
+                         const ProjectionState& fold);
   Status CatchUpOne(const RunInfo& run, const Projection& projection);
   Status Retain(std::string_view run_id, const Projection& projection);
   void Remember(std::string_view run_id, const Projection& projection, uint64_t sequence,
@@ -226,6 +234,12 @@ Status ProjectorImpl::UseSnapshot(const RunInfo& run, const Projection& projecti
   if (!chosen->front().status.ok()) return chosen->front().status;
   auto decoded = projection.Decode(chosen->front().state);
   if (!decoded.ok()) return Status::Corruption(what + " does not decode: " + decoded.status().message());
+  // A state stored under another event's key (PutSnapshot takes any bytes):
+  // a cache must never start a fold from where the log is not.
+  if (std::optional<uint64_t> of = projection.StateSequence(**decoded); of && *of != entry.sequence) {
+    return Status::Corruption(what + " holds the state as of event " + std::to_string(*of) +
+                              ", not as of the event it is stored under");
+  }
   *state = std::move(decoded).value();
   return Status::OK();
 }
@@ -245,7 +259,7 @@ Result<Start> ProjectorImpl::FindStart(const RunInfo& run, const Projection& pro
   // Newest snapshot first, listed without states (cheap however large they
   // are); stop at the first usable one, whose state is then read, or once
   // none can beat the cached state.
-  bool found = false;
+  bool found = !options_.use_snapshots;  // true: no snapshot is looked for
   for (uint64_t at = target; !found && at > run.fork_sequence && at > best.sequence;) {
     auto entries = store_->ReadSnapshots(run.run_id, projection.name(), at, kSnapshotPage, /*with_state=*/false);
     if (!entries.ok()) return entries.status();
@@ -421,6 +435,7 @@ Status ProjectorImpl::CatchUpOne(const RunInfo& run, const Projection& projectio
   const bool from_stored = from == 0 || from == start->snapshot_sequence || from <= run.fork_sequence;
   uint64_t written = 0;
   auto put = [&](uint64_t sequence, const ProjectionState& state) {
+    if (!options_.use_snapshots) return Status::OK();
     ++written;
     return store_->PutSnapshot(run.run_id, projection.name(), projection.version(), sequence,
                                state.Encode(), options_.snapshot_durability);
@@ -541,6 +556,78 @@ Status ProjectorImpl::StopBackground() {
 ProjectorStats ProjectorImpl::stats() const {
   internal::MutexLock lock(&mu_);
   return stats_;
+}
+
+Result<std::vector<SnapshotEntry>> ProjectorImpl::AllSnapshots(std::string_view run_id,
+                                                              const Projection& projection) {
+  std::vector<SnapshotEntry> entries;
+  for (uint64_t at = UINT64_MAX;;) {
+    auto page = store_->ReadSnapshots(run_id, projection.name(), at, kSnapshotPage, /*with_state=*/false);
+    if (!page.ok()) return page.status();
+    for (SnapshotEntry& entry : *page) entries.push_back(std::move(entry));
+    if (page->size() < kSnapshotPage || entries.back().sequence <= 1) break;
+    at = entries.back().sequence - 1;
+  }
+  std::reverse(entries.begin(), entries.end());
+  return entries;
+}
+
+Status ProjectorImpl::CompareSnapshot(std::string_view run_id, const Projection& projection,
+                                      const SnapshotEntry& entry, const ProjectionState& fold) {
+  const std::string what = "snapshot of \"" + std::string(projection.name()) + "\" at " + RunName(run_id) +
+                           " event " + std::to_string(entry.sequence);
+  auto event = store_->ReadEvent(run_id, entry.sequence);
+  if (!event.ok()) return event.status();
+  if (event->chain_hash() != entry.chain_hash) {
+    return Status::Corruption(what + " was taken on another history: its chain hash is not the event's");
+  }
+  auto stored = store_->ReadSnapshots(run_id, projection.name(), entry.sequence, 1);
+  if (!stored.ok()) return stored.status();
+  if (stored->empty() || stored->front().sequence != entry.sequence) return Status::OK();  // deleted meanwhile
+  if (!stored->front().status.ok()) return stored->front().status;
+  if (stored->front().state != fold.Encode()) {
+    return Status::Corruption(what + " differs from the fold of the run's events up to it: it was not "
+                                     "written from them (edited, or stored by other code); delete it "
+                                     "(Store::DeleteSnapshots) and every answer comes from the events");
+  }
+  return Status::OK();
+}
+
+Status ProjectorImpl::VerifySnapshots(std::string_view run_id, std::string_view projection_name,
+                                      SnapshotCheckStats* stats) {
+  auto found = Find(projection_name);
+  if (!found.ok()) return found.status();
+  const Projection& projection = **found;
+  auto run = store_->GetRun(run_id);
+  if (!run.ok()) return run.status();
+  auto entries = AllSnapshots(run_id, projection);
+  if (!entries.ok()) return entries.status();
+  SnapshotCheckStats counted;
+  Start fold;
+  fold.state = projection.Initial();
+  for (const SnapshotEntry& entry : *entries) {
+    if (!entry.status.ok()) return entry.status;
+    if (entry.version != projection.version()) {
+      ++counted.other_version;
+      continue;
+    }
+    if (entry.sequence > run->head_sequence) {
+      return Status::Corruption("a snapshot of \"" + std::string(projection.name()) + "\" at " + RunName(run_id) +
+                                " event " + std::to_string(entry.sequence) + " is past the run's head " +
+                                std::to_string(run->head_sequence));
+    }
+    Status status = Fold(run_id, projection, &fold, entry.sequence, &counted.events_folded, nullptr);
+    if (!status.ok()) return status;
+    status = CompareSnapshot(run_id, projection, entry, *fold.state);
+    if (!status.ok()) return status;
+    ++counted.snapshots;
+  }
+  if (stats != nullptr) {
+    stats->snapshots += counted.snapshots;
+    stats->other_version += counted.other_version;
+    stats->events_folded += counted.events_folded;
+  }
+  return Status::OK();
 }
 
 }  // namespace

@@ -284,6 +284,7 @@ void OnToolStarted(RunState& state, const Envelope& envelope, const fb::ToolStar
   item->call_arguments_json = std::string(Text(event.arguments_json()));
   item->progress = RunState::Progress();
   item->updated_sequence = envelope.sequence;
+  item->completed_sequence = 0;
   state.current_step_id = item->id;
 }
 
@@ -305,6 +306,7 @@ void OnToolCompleted(RunState& state, const Envelope& envelope, const fb::ToolCo
   item->artifact_id = std::string(Text(event.artifact_id()));
   item->output_hash = Bytes(event.output_hash());
   item->updated_sequence = envelope.sequence;
+  item->completed_sequence = envelope.sequence;
 }
 
 void OnToolFailed(RunState& state, const Envelope& envelope, const fb::ToolFailed& event) {
@@ -697,6 +699,9 @@ class RunStateProjection final : public Projection {
     if (!decoded.ok()) return decoded.status();
     return std::unique_ptr<ProjectionState>(
         std::make_unique<RunStateHolder>(std::move(decoded).value()));
+  }
+  std::optional<uint64_t> StateSequence(const ProjectionState& state) const override {
+    return AsRunState(state).last_sequence;
   }
 };
 

@@ -204,6 +204,7 @@ Offset<fbs::PlanItem> Encoder::Table(const RunState::PlanItem& item) {
   out.add_retry_backoff_ms(item.retry.backoff_ms);
   out.add_retry_not_before_us(item.retry.not_before_us);
   out.add_updated_sequence(item.updated_sequence);
+  out.add_completed_sequence(item.completed_sequence);
   return out.Finish();
 }
 
@@ -433,6 +434,7 @@ RunState::PlanItem Decoder::PlanItem(const fbs::PlanItem& in) {
   out.progress = {in.progress_done(), in.progress_total(), Text(in.progress_message())};
   out.retry = {in.retry_attempt(), in.retry_backoff_ms(), in.retry_not_before_us()};
   out.updated_sequence = in.updated_sequence();
+  out.completed_sequence = in.completed_sequence();
   return out;
 }
 
@@ -627,6 +629,7 @@ void PlanFields(FieldList& f, const RunState::PlanItem& item) {
   f.Add("retry.backoff_ms", item.retry.backoff_ms);
   f.Add("retry.not_before_us", item.retry.not_before_us);
   f.Add("updated_sequence", item.updated_sequence);
+  f.Add("completed_sequence", item.completed_sequence);
 }
 
 void TurnFields(FieldList& f, const RunState::Turn& turn) {

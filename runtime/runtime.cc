@@ -70,8 +70,20 @@ uint64_t Seed(const RuntimeOptions& options) {
 
 }  // namespace
 
+namespace {
+std::unique_ptr<Projector> LogOnlyProjector(Store* store) {
+  ProjectorOptions options;
+  options.use_snapshots = false;
+  std::unique_ptr<Projector> projector = Projector::Create(store, options);
+  // A fresh projector always takes its first projection.
+  projector->Register(NewRunStateProjection()).IgnoreError();
+  return projector;
+}
+}  // namespace
+
 RuntimeImpl::RuntimeImpl(const RuntimeOptions& options, std::unique_ptr<Projector> projector)
-    : options_(options), projector_(std::move(projector)), random_(Seed(options)) {}
+    : options_(options), projector_(std::move(projector)),
+      log_only_projector_(LogOnlyProjector(options.store)), random_(Seed(options)) {}
 
 uint64_t RuntimeImpl::Draw() {
   internal::MutexLock lock(&random_mutex_);
@@ -145,8 +157,7 @@ Result<std::unique_ptr<RunHandle>> RuntimeImpl::HandleAtHead(std::string_view ru
                                                              uint64_t epoch) {
   Result<RunInfo> info = options_.store->GetRun(run_id);
   if (!info.ok()) return info.status();
-  Result<std::unique_ptr<ProjectionState>> state =
-      projector_->StateAt(run_id, kRunStateProjectionName, info->head_sequence);
+  Result<std::unique_ptr<ProjectionState>> state = LogBackedStateAt(run_id, info->head_sequence);
   if (!state.ok()) return InRun(run_id, state.status());
   // The handle refreshes from the log before each call, so events appended
   // after this read are folded in then.
@@ -203,8 +214,7 @@ Result<std::unique_ptr<RunHandle>> RuntimeImpl::OpenReplay(std::string_view run_
   Result<RunInfo> info = options_.store->GetRun(run_id);
   if (!info.ok()) return info.status();
   const uint64_t at = std::min(at_sequence, info->head_sequence);
-  Result<std::unique_ptr<ProjectionState>> state =
-      projector_->StateAt(run_id, kRunStateProjectionName, at);
+  Result<std::unique_ptr<ProjectionState>> state = LogBackedStateAt(run_id, at);
   if (!state.ok()) return InRun(run_id, state.status());
   return NewRunHandle(this, std::string(run_id), 0, true, std::move(state.value()), *info);
 }
@@ -292,15 +302,13 @@ Result<bool> RuntimeImpl::IsCounterfactual(std::string_view run_id, const RunSta
 }
 
 Result<RunState> RuntimeImpl::State(std::string_view run_id) {
-  Result<std::unique_ptr<ProjectionState>> state =
-      projector_->CurrentState(run_id, kRunStateProjectionName);
-  if (!state.ok()) return state.status();
-  return AsRunState(**state);
+  Result<RunInfo> info = options_.store->GetRun(run_id);
+  if (!info.ok()) return info.status();
+  return StateAt(run_id, info->head_sequence);
 }
 
 Result<RunState> RuntimeImpl::StateAt(std::string_view run_id, uint64_t sequence) {
-  Result<std::unique_ptr<ProjectionState>> state =
-      projector_->StateAt(run_id, kRunStateProjectionName, sequence);
+  Result<std::unique_ptr<ProjectionState>> state = LogBackedStateAt(run_id, sequence);
   if (!state.ok()) return state.status();
   return AsRunState(**state);
 }
@@ -321,9 +329,13 @@ Result<std::string> RuntimeImpl::ReadArtifact(std::string_view run_id,
 
 Result<std::vector<FieldChange>> RuntimeImpl::Compare(std::string_view run_a,
                                                       std::string_view run_b) {
-  Result<std::unique_ptr<ProjectionState>> a = projector_->CurrentState(run_a, kRunStateProjectionName);
+  Result<RunInfo> info_a = options_.store->GetRun(run_a);
+  if (!info_a.ok()) return info_a.status();
+  Result<RunInfo> info_b = options_.store->GetRun(run_b);
+  if (!info_b.ok()) return info_b.status();
+  Result<std::unique_ptr<ProjectionState>> a = LogBackedStateAt(run_a, info_a->head_sequence);
   if (!a.ok()) return a.status();
-  Result<std::unique_ptr<ProjectionState>> b = projector_->CurrentState(run_b, kRunStateProjectionName);
+  Result<std::unique_ptr<ProjectionState>> b = LogBackedStateAt(run_b, info_b->head_sequence);
   if (!b.ok()) return b.status();
   return Diff(**a, **b);
 }

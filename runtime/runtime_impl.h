@@ -61,6 +61,13 @@ class RuntimeImpl final : public Runtime {
   // The recorded output of a completed step: verbatim, or its artifact's
   // blob checked against the recorded hash.
   Result<std::string> RecordedOutput(const RunState& state, const RunState::PlanItem& item);
+  // The run's state after event `sequence` on which side effects may be
+  // decided (runtime/log_check.cc): the projector's, if its grants and
+  // completions are the log's; otherwise the fold of the events alone.
+  Result<std::unique_ptr<ProjectionState>> LogBackedStateAt(std::string_view run_id, uint64_t sequence);
+  // OK if every decided approval and completed step of `state` is the
+  // event it names; Corruption naming the first that is not.
+  Status CheckStateAgainstLog(std::string_view run_id, const RunState& state);
 
  private:
   // Grant and Deny: validate against the current state, append, and retry
@@ -73,6 +80,8 @@ class RuntimeImpl final : public Runtime {
 
   const RuntimeOptions options_;
   const std::unique_ptr<Projector> projector_;
+  // Folds from the events alone (ProjectorOptions::use_snapshots false).
+  const std::unique_ptr<Projector> log_only_projector_;
   internal::Mutex random_mutex_;
   std::mt19937_64 random_ GUARDED_BY(random_mutex_);
 };

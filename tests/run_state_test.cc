@@ -370,13 +370,13 @@ std::vector<std::string> PlanIds(const RunState& state) {
 }  // namespace
 
 TEST_CASE("RunState.ProjectionIdentityAndInitialState", "[run_state]") {
-  // Goal: the projection is named "run_state" at version 1; its initial
+  // Goal: the projection is named "run_state" at version 2; its initial
   // state is a default RunState that encodes, decodes and clones to itself.
   // Method: compare Initial() with RunState{} through every accessor.
   auto projection = NewRunStateProjection();
   CHECK(projection->name() == "run_state");
   CHECK(projection->name() == kRunStateProjectionName);
-  CHECK(projection->version() == 1);
+  CHECK(projection->version() == 2);
   CHECK(projection->version() == kRunStateProjectionVersion);
   auto initial = projection->Initial();
   const RunState& state = AsRunState(*initial);
@@ -553,6 +553,8 @@ TEST_CASE("RunState.PlanItemsFollowToolEvents", "[run_state]") {
   CHECK(fetch.progress == RunState::Progress{});  // reset by the second ToolStarted
   CHECK(fetch.retry == RunState::Retry{2, 250, 5'000'000});
   CHECK(fetch.updated_sequence == 10);
+  CHECK(fetch.completed_sequence == 10);  // the second attempt's ToolCompleted
+  CHECK(run.After(9).FindPlanItem("fetch")->completed_sequence == 0);  // not completed yet
   const RunState::PlanItem& parse = state.plan[1];
   CHECK(parse.confirmation == fb::ConfirmationMode_ConfirmOnce);
   CHECK(parse.status == Step::kCompleted);
@@ -568,6 +570,7 @@ TEST_CASE("RunState.PlanItemsFollowToolEvents", "[run_state]") {
   CHECK(write.status == Step::kPending);
   CHECK(write.attempts == 0);
   CHECK(write.updated_sequence == 4);
+  CHECK(write.completed_sequence == 0);
   CHECK(state.current_step_id == "parse");
   CHECK(state.CurrentStep() == &state.plan[1]);
   CHECK(state.StepsTotal() == 3);

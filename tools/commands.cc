@@ -16,6 +16,18 @@ namespace {
 constexpr size_t kLogPageEvents = 1000;
 static_assert(kLogPageEvents <= agentlog::kMaxReadLimit);
 
+// The run of a run digest ("agentlog-run-v1:RUN:SEQ:HEX"; run ids may hold
+// ':'), nullopt for a store digest or none.
+std::optional<std::string> RunOfDigest(const std::optional<std::string>& digest) {
+  constexpr std::string_view kPrefix = "agentlog-run-v1:";
+  if (!digest.has_value() || !digest->starts_with(kPrefix)) return std::nullopt;
+  const std::string rest = digest->substr(kPrefix.size());
+  const size_t hex = rest.rfind(':');
+  const size_t sequence = hex == std::string::npos || hex == 0 ? std::string::npos : rest.rfind(':', hex - 1);
+  if (sequence == std::string::npos) return std::nullopt;
+  return rest.substr(0, sequence);
+}
+
 // stdout failing (disk full, closed pipe) is an operating error: report it.
 int FinishOutput(const char* command) {
   std::cout.flush();
@@ -82,12 +94,39 @@ agentlog::Status VerifyStore(agentlog::Store& store, const std::optional<std::st
   return store.VerifyAll(stats);
 }
 
-std::string VerifyOkLine(const agentlog::VerifyStats& stats) {
+std::unique_ptr<agentlog::Projector> RunStateProjector(agentlog::Store& store) {
+  auto projector = agentlog::Projector::Create(&store, agentlog::ProjectorOptions{});
+  // A fresh projector always takes its first projection.
+  projector->Register(agentlog::NewRunStateProjection()).IgnoreError();
+  return projector;
+}
+
+agentlog::Status VerifyRunStateSnapshots(agentlog::Store& store, const std::optional<std::string>& run,
+                                         agentlog::SnapshotCheckStats* stats) {
+  auto projector = RunStateProjector(store);
+  if (run.has_value()) return projector->VerifySnapshots(*run, agentlog::kRunStateProjectionName, stats);
+  agentlog::RunFilter filter;
+  for (;;) {
+    auto runs = store.ListRuns(filter);
+    if (!runs.ok()) return runs.status();
+    for (const agentlog::RunInfo& info : *runs) {
+      agentlog::Status status = projector->VerifySnapshots(info.run_id, agentlog::kRunStateProjectionName, stats);
+      if (!status.ok()) return status;
+    }
+    if (runs->size() < filter.limit) return agentlog::Status::OK();
+    filter.after_run_id = runs->back().run_id;
+  }
+}
+
+std::string VerifyOkLine(const agentlog::VerifyStats& stats, const agentlog::SnapshotCheckStats& snapshots) {
   std::string line = "ok: " + std::to_string(stats.runs) + " runs, " +
                      std::to_string(stats.events) + " events verified";
   if (stats.removed_payloads > 0) {
     line += " (" + std::to_string(stats.removed_payloads) +
             " payloads removed by policy; their hashes verified)";
+  }
+  if (snapshots.snapshots > 0) {
+    line += ", " + std::to_string(snapshots.snapshots) + " run-state snapshots match their events";
   }
   return line;
 }
@@ -108,7 +147,12 @@ int VerifyCommand(const std::string& db, const std::optional<std::string>& run,
   agentlog::VerifyStats stats;
   agentlog::Status status = VerifyStore(**store, run, digest, &stats);
   if (!status.ok()) return Fail("verify", status);
-  std::cout << VerifyOkLine(stats) << '\n';
+  // The snapshots a reader or the runtime may start from are checked too:
+  // the run's (a run, a run digest), or every run's.
+  agentlog::SnapshotCheckStats snapshots;
+  status = VerifyRunStateSnapshots(**store, run.has_value() ? run : RunOfDigest(digest), &snapshots);
+  if (!status.ok()) return Fail("verify", status);
+  std::cout << VerifyOkLine(stats, snapshots) << '\n';
   if (status = (*store)->Close(); !status.ok()) return Fail("verify", status);
   return FinishOutput("verify");
 }

@@ -43,14 +43,24 @@ agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStoreToWrite(const std::s
 // ("RUN", "--as"), for a command to refuse before it opens the store.
 agentlog::Status CheckRunArgument(const std::string& run_id, const char* what);
 
+// A projector over `store` with the run-state projection registered.
+std::unique_ptr<agentlog::Projector> RunStateProjector(agentlog::Store& store);
+
 // Verify(run) when `run` is set, VerifyAgainst(digest) when `digest` is
 // set, VerifyAll() otherwise. REQUIRES: not both set.
 agentlog::Status VerifyStore(agentlog::Store& store, const std::optional<std::string>& run,
                              const std::optional<std::string>& digest,
                              agentlog::VerifyStats* stats);
 
-// "ok: N runs, M events verified" (plus removed payloads when there are any).
-std::string VerifyOkLine(const agentlog::VerifyStats& stats);
+// Projector::VerifySnapshots of the run-state projection for `run`, or
+// for every run: every snapshot the runtime or a reader could start from
+// must be what the run's events fold to.
+agentlog::Status VerifyRunStateSnapshots(agentlog::Store& store, const std::optional<std::string>& run,
+                                         agentlog::SnapshotCheckStats* stats);
+
+// "ok: N runs, M events verified" (plus removed payloads and snapshots
+// checked when there are any).
+std::string VerifyOkLine(const agentlog::VerifyStats& stats, const agentlog::SnapshotCheckStats& snapshots);
 
 int VerifyCommand(const std::string& db, const std::optional<std::string>& run,
                   const std::optional<std::string>& digest);

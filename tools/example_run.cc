@@ -387,7 +387,7 @@ agentlog::Status RunExample(agentlog::Store& store, const std::string& db) {
   std::printf("\n== agentlog verify %s\n", db.c_str());
   agentlog::VerifyStats stats;
   if (auto status = store.VerifyAll(&stats); !status.ok()) return status;
-  std::printf("%s\n", VerifyOkLine(stats).c_str());
+  std::printf("%s\n", VerifyOkLine(stats, agentlog::SnapshotCheckStats{}).c_str());
 
   auto run_digest = store.RunDigest(*run_id);
   if (!run_digest.ok()) return run_digest.status();
@@ -398,7 +398,7 @@ agentlog::Status RunExample(agentlog::Store& store, const std::string& db) {
   std::printf("run:   %s\nstore: %s\n", run_digest->c_str(), store_digest->c_str());
   agentlog::VerifyStats against;
   if (auto status = store.VerifyAgainst(*run_digest, &against); !status.ok()) return status;
-  std::printf("verify --against the run digest: %s\n", VerifyOkLine(against).c_str());
+  std::printf("verify --against the run digest: %s\n", VerifyOkLine(against, agentlog::SnapshotCheckStats{}).c_str());
   return agentlog::Status::OK();
 }
 

@@ -21,13 +21,6 @@ namespace {
 
 // A read-only projector with the run-state projection: reads write no
 // snapshots (only CatchUp does).
-std::unique_ptr<Projector> RunStateProjector(agentlog::Store& store) {
-  auto projector = Projector::Create(&store, ProjectorOptions{});
-  // A fresh projector always takes its first projection.
-  projector->Register(agentlog::NewRunStateProjection()).IgnoreError();
-  return projector;
-}
-
 void ReportBypassed(const agentlog::StateInfo& info) {
   for (const Status& bypassed : info.bypassed) {
     std::cerr << "agentlog: warning: snapshot bypassed, folded from events instead: "

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,14 @@ class Projection {
   // A state from Encode's bytes. Errors: Corruption if they are not a
   // state of this version.
   virtual Result<std::unique_ptr<ProjectionState>> Decode(std::string_view bytes) const = 0;
+  // The sequence of the last event folded into `state`, if the state records
+  // it (nullopt, the default: it does not). The projector then bypasses a
+  // snapshot whose state says another event than the one it is stored
+  // under. REQUIRES: `state` came from this projection.
+  virtual std::optional<uint64_t> StateSequence(const ProjectionState& state) const {
+    (void)state;
+    return std::nullopt;
+  }
 };
 
 // One difference between two states of the same projection.

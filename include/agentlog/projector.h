@@ -6,9 +6,13 @@
 // a fork from its parent's state at the fork point) and folds the events
 // after it, so its cost grows with the distance to that snapshot, not with
 // the length of the run. A snapshot is used only if its checksum holds, its
-// version is the projection's, it decodes, and it was taken on this history
-// (its recorded chain hash is the event's); anything else is bypassed and
-// reported in StateInfo, never trusted. Snapshots are written by CatchUp
+// version is the projection's, it decodes, it was taken on this history
+// (its recorded chain hash is the event's), and its state is of the event
+// it is stored under (Projection::StateSequence); anything else is
+// bypassed and reported in StateInfo, never trusted. What a usable
+// snapshot's state says is not re-derived at read time: VerifySnapshots
+// proves it against the events, and the runtime checks the facts that gate
+// a side effect against the log (agentlog/runtime.h). Snapshots are written by CatchUp
 // (inline through Projector::Append, or in the background) as the
 // SnapshotPolicy says; deleting them all changes no answer, only speed.
 //
@@ -66,6 +70,18 @@ struct ProjectorOptions {
   // Latest states kept in memory (per run and projection) for CatchUp and
   // current-state reads.
   size_t max_cached_states = 256;
+  // False: snapshots are neither read nor written; every state is folded
+  // from the run's events (a fork's from its parent's). For answers that
+  // must rest on the log alone (the runtime's, when a snapshot disagrees
+  // with the log), at the cost of a fold per state. Default: true.
+  bool use_snapshots = true;
+};
+
+// What VerifySnapshots checked.
+struct SnapshotCheckStats {
+  uint64_t snapshots = 0;      // compared with the fold, byte for byte
+  uint64_t other_version = 0;  // of another projection version: never used, not compared
+  uint64_t events_folded = 0;
 };
 
 // How a state was computed.
@@ -147,6 +163,18 @@ class Projector {
   virtual Status StopBackground() = 0;
 
   virtual ProjectorStats stats() const = 0;
+
+  // Proves that every stored snapshot of `projection` for the run says
+  // what the run's events say: folds the run's whole history from its first
+  // event, using no snapshot, and compares the encoded state at each
+  // snapshot's sequence with the snapshot's bytes (its frame, version and
+  // chain hash checked first). Snapshots of another version are counted,
+  // not compared (they are never used). Cost: one fold of the run plus one
+  // Encode per snapshot. Errors: Corruption naming the first snapshot that
+  // differs from the fold, is damaged or was taken on another history;
+  // NotFound (run, projection); the Store's read errors.
+  virtual Status VerifySnapshots(std::string_view run_id, std::string_view projection,
+                                 SnapshotCheckStats* stats = nullptr) = 0;
 };
 
 }  // namespace agentlog

@@ -39,7 +39,7 @@ namespace agentlog {
 inline constexpr std::string_view kRunStateProjectionName = "run_state";
 // Bumped whenever the fold or the encoding changes (schema/run_state.fbs):
 // snapshots of another version are ignored and rebuilt from the events.
-inline constexpr uint32_t kRunStateProjectionVersion = 1;
+inline constexpr uint32_t kRunStateProjectionVersion = 2;
 
 // Where a run stands after a prefix of its events. Sequences and times come
 // from the envelopes (microseconds since the Unix epoch); a sequence of 0
@@ -112,6 +112,9 @@ struct RunState {
     Progress progress;               // of the latest ToolProgress (reset by ToolStarted)
     Retry retry;
     uint64_t updated_sequence = 0;   // the last event that changed this item
+    // The ToolCompleted that completed the latest attempt (0: none since
+    // its ToolStarted): the runtime checks an exactly-once answer against it.
+    uint64_t completed_sequence = 0;
     bool operator==(const PlanItem&) const = default;
   };
 
