@@ -10,15 +10,10 @@
 
 namespace agentlog::internal {
 
-namespace {
-
 static_assert(kContentBlobKeyBytes == 2 + kHashBytes, "a content blob key is 0x00 'c' sha256");
 static_assert(kMaxBlobBytes <= kMaxSnapshotBytes, "blobs share the blobs space with snapshot states");
 
-// "blob 9f86d0...", for messages: the hash in hex names the content.
 std::string BlobName(std::string_view sha256) { return "blob " + HexEncode(sha256); }
-
-}  // namespace
 
 Result<std::string> StoreImpl::PutBlob(std::string_view content, Durability durability) {
   ReadGuard guard(this);
@@ -66,6 +61,11 @@ Result<std::string> StoreImpl::GetBlob(std::string_view sha256) {
                                    " raw bytes (the SHA-256 PutBlob returned), not " +
                                    std::to_string(sha256.size()) + "; decode a hex hash first");
   }
+  return GetBlobUnguarded(sha256);
+}
+
+Result<std::string> StoreImpl::GetBlobUnguarded(std::string_view sha256) {
+  AGENTLOG_ASSERT(sha256.size() == kHashBytes);
   std::string stored;
   Status status = backend_->Get(Space::kBlobs, ContentBlobKey(sha256), &stored);
   if (status.IsNotFound()) {

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -34,9 +35,36 @@
 #include "engine/mutex.h"
 #include "engine/validate.h"
 
+namespace agentlog::fb {
+struct Record;
+}  // namespace agentlog::fb
+
 namespace agentlog::internal {
 
 class SubscriptionCore;
+
+// "blob 9f86d0...", for messages: the hash in hex names the content.
+std::string BlobName(std::string_view sha256);
+
+// VerifyAll's check of the time index against the global feed: fed every
+// event in position order, then compares each 't' entry with the last
+// position committed at its time (engine/store_verify_derived.cc).
+class TimeIndexCheck {
+ public:
+  void Feed(const Event& event);
+  // `through_position`: the last position the walk covered; entries for
+  // later appends are allowed.
+  Status Finish(Backend* backend, uint64_t through_position);
+
+ private:
+  struct Expected {
+    int64_t timestamp_us;
+    uint64_t position;
+  };
+  std::vector<Expected> expected_;
+  int64_t timestamp_us_ = 0;
+  uint64_t position_ = 0;
+};
 
 // What the committer publishes to readers and subscribers.
 struct CommitNotifier {
@@ -226,6 +254,39 @@ class StoreImpl final : public Store {
   // VerifyAll's check of the deadline index: every entry names a stored
   // DeadlineSet event of its run's history with that deadline and step.
   Status VerifyDeadlineIndex();
+  // ---- the derived data's checks (engine/store_verify_derived.cc) ----
+  // Corruption "WHAT is missing: WHY" unless `key` is in `space` (its
+  // value in *value if set).
+  Status CheckEntryPresent(Space space, const std::string& key, const std::string& what,
+                           const std::string& why, std::string* value);
+  // What one record of run `run_id`'s history (stored under `owner`)
+  // implies: its deadline index entry, the blob it stores, its idempotency
+  // entry (`last_key`: the key last checked, to check each append once).
+  Status CheckRecordDerived(std::string_view run_id, std::string_view owner, const fb::Record* record,
+                            std::string* last_key);
+  // The run's status and session index entries.
+  Status CheckRunDerived(const RunInfo& info);
+  // The index space holds exactly `expected` entries tagged `tag` (with
+  // CheckRunDerived: none but the runs' own).
+  Status CountIndexEntries(char tag, uint64_t expected, const std::string& what);
+  // Every idempotency entry names the first record of its append.
+  Status VerifyIdempotencyEntries();
+  // Every snapshot's metadata and state are whole and of its run's history.
+  Status VerifySnapshotEntries();
+  // Every content blob's frame and hash hold.
+  Status VerifyContentBlobs();
+  Result<std::string> GetBlobUnguarded(std::string_view sha256);
+  // `missing` (a Corruption: a record or an entry the store should hold is
+  // not there), or, if the store's files are damaged, that damage with its
+  // file: a damaged block can end a read early without an error.
+  Status MissingOrDamaged(Status missing);
+  // The status and session indexes hold one entry per run (with a session).
+  Status CountRunIndexes();
+  // `check` again (up to kVerifyAttempts times) while appends commit during
+  // it: on a live store an index check can race a commit that moves an
+  // entry; a failure with no commit meanwhile is the answer.
+  Status WhileCommitsMove(const std::function<Status()>& check);
+  static constexpr int kVerifyAttempts = 4;
   Result<RunInfo> LoadRunInfo(std::string_view run_id);
   Result<std::vector<Event>> ReadGlobalUnguarded(uint64_t after_position, size_t limit);
   Status VerifyUnguarded(std::string_view run_id, VerifyStats* stats);

@@ -104,8 +104,9 @@ Status StoreImpl::ReadSegment(const Segment& segment, uint64_t low, uint64_t hig
     if (!cursor->Valid() || !ParseEventKey(cursor->key(), &key_run, &sequence) ||
         key_run != run_id || sequence != expected) {
       if (!cursor->status().ok()) return cursor->status();
-      return Status::Corruption(RecordName(run_id, expected) + " is missing although the run's head is " +
-                                std::to_string(segment.owner_head) + "; run agentlog verify");
+      return MissingOrDamaged(Status::Corruption(RecordName(run_id, expected) +
+                                                 " is missing although the run's head is " +
+                                                 std::to_string(segment.owner_head) + "; run agentlog verify"));
     }
     // An owned copy: cursor values need not be 8-byte aligned, as the
     // FlatBuffers readers in CheckRecord require (engine/frame.h).
@@ -200,8 +201,8 @@ Result<std::vector<Event>> StoreImpl::ReadGlobalUnguarded(uint64_t after_positio
                                 " is malformed; run agentlog verify");
     }
     if (position != expected) {
-      return Status::Corruption("global index jumps from position " + std::to_string(expected - 1) +
-                                " to " + std::to_string(position) + "; run agentlog verify");
+      return MissingOrDamaged(Status::Corruption("global index jumps from position " + std::to_string(expected - 1) +
+                                " to " + std::to_string(position) + "; run agentlog verify"));
     }
     // Consecutive positions usually name consecutive events of one run:
     // the events cursor is then already on the key, and a Next replaces a
@@ -210,8 +211,8 @@ Result<std::vector<Event>> StoreImpl::ReadGlobalUnguarded(uint64_t after_positio
     if (!events_cursor->Valid() || events_cursor->key() != key) events_cursor->Seek(key);
     if (!events_cursor->Valid() || events_cursor->key() != key) {
       if (!events_cursor->status().ok()) return events_cursor->status();
-      return Status::Corruption("global position " + std::to_string(position) + " names " +
-                                RecordName(run_id, sequence) + ", which does not exist");
+      return MissingOrDamaged(Status::Corruption("global position " + std::to_string(position) + " names " +
+                                                 RecordName(run_id, sequence) + ", which does not exist"));
     }
     std::string frame(events_cursor->value());
     const fb::Record* record = nullptr;
@@ -229,6 +230,14 @@ Result<std::vector<Event>> StoreImpl::ReadGlobalUnguarded(uint64_t after_positio
   if (!cursor->status().ok()) return cursor->status();
   if (!events_cursor->status().ok()) return events_cursor->status();
   return events;
+}
+
+Status StoreImpl::MissingOrDamaged(Status missing) {
+  AGENTLOG_ASSERT(missing.IsCorruption());
+  Status files = backend_->VerifyFiles();
+  if (files.ok() || files.IsClosed()) return missing;
+  return Status::Corruption("the store's files are damaged (" + files.message() + "), and that hides data: " +
+                            missing.message());
 }
 
 uint64_t StoreImpl::LastPosition() const {

@@ -205,6 +205,7 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool c
   if (!status.ok()) return status;
   HistoryWalk walk;
   walk.created_sequence = info.fork_sequence + 1;
+  std::string last_key;  // the idempotency key last checked (CheckRecordDerived)
   auto cursor = backend_->NewCursor(Space::kEvents);
   // A fork's shared prefix: each ancestor's stretch, which must be whole.
   for (size_t i = 0; i + 1 < segments.size(); ++i) {
@@ -217,14 +218,15 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool c
       if (!cursor->Valid() || !ParseEventKey(cursor->key(), &key_run, &sequence) ||
           key_run != segment.owner || sequence != expected) {
         if (!cursor->status().ok()) return cursor->status();
-        return Status::Corruption(RecordName(segment.owner, expected) + " is missing, and run \"" +
+        return MissingOrDamaged(Status::Corruption(RecordName(segment.owner, expected) + " is missing, and run \"" +
                                   std::string(run_id) + "\" shares it as a fork (a record was "
-                                  "deleted or its key was altered)");
+                                  "deleted or its key was altered)"));
       }
       std::string copy;
       const fb::Record* record = nullptr;
       status = walk.Step(segment.owner, sequence, AlignedFrame(cursor->value(), &copy),
                          count_prefix, &record);
+      if (status.ok()) status = CheckRecordDerived(run_id, segment.owner, record, &last_key);
       if (!status.ok()) return status;
     }
   }
@@ -246,13 +248,14 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool c
                                 "\" (a record was added outside agentlog)");
     }
     if (sequence != expected) {
-      return Status::Corruption(RecordName(run_id, expected) + " is missing: the log goes from event " +
+      return MissingOrDamaged(Status::Corruption(RecordName(run_id, expected) + " is missing: the log goes from event " +
                                 std::to_string(expected - 1) + " to event " + std::to_string(sequence) +
-                                " (a record was deleted or its key was altered)");
+                                " (a record was deleted or its key was altered)"));
     }
     std::string copy;
     const fb::Record* record = nullptr;
     status = walk.Step(run_id, sequence, AlignedFrame(cursor->value(), &copy), true, &record);
+    if (status.ok()) status = CheckRecordDerived(run_id, run_id, record, &last_key);
     if (!status.ok()) return status;
     if (info.fork_sequence != 0 && sequence == info.fork_sequence + 1) {
       status = CheckForkRecord(run_id, record, info);
@@ -266,9 +269,9 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool c
   if (!cursor->status().ok()) return cursor->status();
   const uint64_t last = expected - 1;
   if (last < info.head_sequence) {
-    return Status::Corruption("run \"" + std::string(run_id) + "\": the runs index says the head is event " +
+    return MissingOrDamaged(Status::Corruption("run \"" + std::string(run_id) + "\": the runs index says the head is event " +
                               std::to_string(info.head_sequence) + " but the log ends at event " +
-                              std::to_string(last) + " (events at the end were deleted)");
+                              std::to_string(last) + " (events at the end were deleted)"));
   }
   if (last > info.head_sequence) {
     // Either appended since `info` was read, or added behind agentlog's back:
@@ -285,12 +288,29 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool c
       if (!status.ok()) return status;
     }
   }
+  // The run's index entries, as of its metadata now: a live append may
+  // have moved its status since `info` was read.
+  status = WhileCommitsMove([&] {
+    auto now = LoadRunInfo(run_id);
+    return now.ok() ? CheckRunDerived(*now) : now.status();
+  });
+  if (!status.ok()) return status;
   if (stats != nullptr) {
     stats->events += walk.counted.events;
     stats->removed_payloads += walk.counted.removed_payloads;
     ++stats->runs;
   }
   return Status::OK();
+}
+
+Status StoreImpl::WhileCommitsMove(const std::function<Status()>& check) {
+  Status status;
+  for (int attempt = 0; attempt < kVerifyAttempts; ++attempt) {
+    const uint64_t before = LastPosition();
+    status = check();
+    if (status.ok() || LastPosition() == before) return status;
+  }
+  return status;
 }
 
 Status StoreImpl::Verify(std::string_view run_id, VerifyStats* stats) {
@@ -307,11 +327,15 @@ Status StoreImpl::VerifyUnguarded(std::string_view run_id, VerifyStats* stats) {
 
 Status StoreImpl::VerifyGlobalIndex(uint64_t through_position, uint64_t expected_events) {
   uint64_t position = 0;
+  TimeIndexCheck times;
   while (position < through_position) {
     const size_t batch = static_cast<size_t>(std::min<uint64_t>(1024, through_position - position));
     auto events = ReadGlobalUnguarded(position, batch);  // checks gaps, targets, positions
     if (!events.ok()) return events.status();
     if (events->empty()) break;
+    for (const Event& event : *events) {
+      if (event.global_position() <= through_position) times.Feed(event);
+    }
     position = events->back().global_position();
   }
   if (position != through_position || position != expected_events) {
@@ -320,7 +344,7 @@ Status StoreImpl::VerifyGlobalIndex(uint64_t through_position, uint64_t expected
                               std::to_string(expected_events) +
                               " events up to that position; events or whole runs were removed or added");
   }
-  return Status::OK();
+  return times.Finish(backend_.get(), through_position);
 }
 
 Status StoreImpl::VerifyAll(VerifyStats* stats) {
@@ -332,6 +356,10 @@ Status StoreImpl::VerifyAll(VerifyStats* stats) {
 Status StoreImpl::VerifyAllUnguarded(VerifyStats* stats) {
   VerifyStats local;
   VerifyStats* counts = stats != nullptr ? stats : &local;
+  // Every stored byte RocksDB can check by itself first: damage is then
+  // reported naming its file, rather than as the data it hid going missing.
+  Status files = backend_->VerifyFiles();
+  if (!files.ok()) return files;
   // Everything committed up to here is visible to the walk below; later
   // appends are checked by their runs' chains but not counted.
   const uint64_t through_position = LastPosition();
@@ -354,7 +382,33 @@ Status StoreImpl::VerifyAllUnguarded(VerifyStats* stats) {
   if (!cursor->status().ok()) return cursor->status();
   Status status = VerifyGlobalIndex(through_position, events_through);
   if (!status.ok()) return status;
-  return VerifyDeadlineIndex();  // engine/store_deadline.cc
+  status = VerifyDeadlineIndex();  // engine/store_deadline.cc
+  if (!status.ok()) return status;
+  // Each run has its status and session entries (VerifyRun); now nothing
+  // else may be in those indexes. A live store may add runs meanwhile.
+  status = WhileCommitsMove([&] { return CountRunIndexes(); });
+  if (!status.ok()) return status;
+  status = VerifyIdempotencyEntries();
+  if (!status.ok()) return status;
+  status = VerifySnapshotEntries();
+  if (!status.ok()) return status;
+  return VerifyContentBlobs();
+}
+
+Status StoreImpl::CountRunIndexes() {
+  uint64_t runs = 0, with_session = 0;
+  auto cursor = backend_->NewCursor(Space::kRuns);
+  for (cursor->Seek(""); cursor->Valid(); cursor->Next()) {
+    RunInfo info;
+    Status status = DecodeRunMeta(cursor->value(), cursor->key(), &info);
+    if (!status.ok()) return status;
+    ++runs;
+    if (!info.session_id.empty()) ++with_session;
+  }
+  if (!cursor->status().ok()) return cursor->status();
+  Status status = CountIndexEntries(kStatusIndexTag, runs, "status");
+  if (!status.ok()) return status;
+  return CountIndexEntries(kSessionIndexTag, with_session, "session");
 }
 
 Result<std::string> StoreImpl::RunDigest(std::string_view run_id) {

@@ -161,6 +161,11 @@ class Worker {
     options.idempotency_key = ack.idempotency_key;
     if (random_() % 4 == 0) options.expected_head = run.head;
     const std::span<const EventInput> events(ack.events);
+    // Blobs before the events that name them (a kill between leaves an
+    // unreferenced blob, never an artifact without its content).
+    if (Status stored = StoreArtifacts(*shared_.store, events, Durability::kBuffered); !stored.ok()) {
+      Fail("storing the artifacts of an append to " + run.run_id + ": " + stored.ToString());
+    }
     auto result = HasExplicitSnapshots(run.run_id)
                       ? shared_.store->Append(run.run_id, events, options)
                       : shared_.projector->Append(run.run_id, events, options);

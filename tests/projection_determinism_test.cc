@@ -25,12 +25,13 @@ constexpr std::string_view kRunState = kRunStateProjectionName;
 
 // Appends `total` generated events in random chunk sizes, through the
 // projector so snapshots are written as a user's would be.
-void AppendGenerated(Projector& projector, RunGenerator& generator, const std::string& run_id, size_t total,
+void AppendGenerated(Store& store, Projector& projector, RunGenerator& generator, const std::string& run_id, size_t total,
                      std::mt19937_64& random) {
   size_t appended = 0;
   while (appended < total) {
     const size_t chunk = std::min<size_t>(total - appended, std::uniform_int_distribution<size_t>(1, 40)(random));
     std::vector<EventInput> events = generator.Next(chunk);
+    REQUIRE(StoreArtifacts(store, events, Durability::kBuffered).ok());
     auto result = projector.Append(run_id, events, WithDurability(Durability::kBuffered));
     INFO(result.status().ToString());
     REQUIRE(result.ok());
@@ -87,7 +88,7 @@ TEST_CASE("StateAt from snapshots is byte-identical to a fold from event 1, for 
   for (uint64_t seed = 1; seed <= 6; ++seed) {
     const std::string run_id = "run-" + std::to_string(seed);
     RunGenerator generator(seed);
-    AppendGenerated(*projector, generator, run_id, 150 + 60 * seed, random);
+    AppendGenerated(*store, *projector, generator, run_id, 150 + 60 * seed, random);
     const std::vector<std::string> reference = ReferenceFold(*store, run_id);
     CheckEveryPoint(*projector, run_id, reference, &from_snapshots);
 
@@ -112,7 +113,7 @@ TEST_CASE("a fork's states: the parent's up to the fork point, its own fold afte
   auto projector = NewProjector(*store, policy);
   std::mt19937_64 random(7);
   RunGenerator parent_generator(99);
-  AppendGenerated(*projector, parent_generator, "parent", 200, random);
+  AppendGenerated(*store, *projector, parent_generator, "parent", 200, random);
   const std::vector<std::string> parent_before = ReferenceFold(*store, "parent");
 
   for (uint64_t at : {1, 57, 120, 200}) {
@@ -129,7 +130,7 @@ TEST_CASE("a fork's states: the parent's up to the fork point, its own fold afte
     // do, but the generator's full mix is the better test, so start it at
     // the inherited epoch.
     RunGenerator fork_generator(1000 + at, at + 2, info->lease_epoch);
-    AppendGenerated(*projector, fork_generator, fork_id, 80, random);
+    AppendGenerated(*store, *projector, fork_generator, fork_id, 80, random);
     REQUIRE(store->Verify(fork_id).ok());
 
     const std::vector<std::string> reference = ReferenceFold(*store, fork_id);

@@ -3,7 +3,24 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "engine/crypto.h"
+
 namespace agentlog::testing {
+
+std::string ArtifactContent(const std::string& artifact_id) {
+  return "the content of " + artifact_id + ": " + std::string(200, '.');
+}
+
+Status StoreArtifacts(Store& store, std::span<const EventInput> events, Durability durability) {
+  for (const EventInput& event : events) {
+    const fb::Event* body = flatbuffers::GetRoot<fb::Event>(event.payload.data());
+    const fb::ArtifactStored* artifact = body->body_as_ArtifactStored();
+    if (artifact == nullptr || artifact->artifact_id() == nullptr) continue;
+    auto stored = store.PutBlob(ArtifactContent(artifact->artifact_id()->str()), durability);
+    if (!stored.ok()) return stored.status();
+  }
+  return Status::OK();
+}
 
 namespace {
 
@@ -109,9 +126,11 @@ void RunGenerator::RunStep() {
     }
     if (attempt == max_attempts || Chance(0.5)) {
       flatbuffers::FlatBufferBuilder completed;
-      const std::vector<uint8_t> hash(32, static_cast<uint8_t>(Uniform(0, 255)));
       const bool artifact = Chance(0.2);
       const std::string artifact_id = "artifact-" + std::to_string(++counter_);
+      const std::string content = ArtifactContent(artifact_id);
+      const internal::Hash digest = internal::Sha256(content);
+      const std::vector<uint8_t> hash(digest.begin(), digest.end());
       Emit(Done(completed, fb::Body_ToolCompleted,
                 fb::CreateToolCompletedDirect(completed, artifact ? "" : "output text",
                                               artifact ? artifact_id.c_str() : "", &hash)
@@ -121,7 +140,7 @@ void RunGenerator::RunStep() {
         flatbuffers::FlatBufferBuilder stored;
         Emit(Done(stored, fb::Body_ArtifactStored,
                   fb::CreateArtifactStoredDirect(stored, artifact_id.c_str(), "text/plain", "a report",
-                                                 Uniform(1000, 100000), &hash)
+                                                 content.size(), &hash)
                       .Union()),
              step);
       }

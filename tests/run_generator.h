@@ -14,12 +14,24 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "agentlog/event.h"
+#include "agentlog/store.h"
 
 namespace agentlog::testing {
+
+// The content of the generated artifact `artifact_id`: its ArtifactStored
+// event's content_hash is this content's SHA-256.
+std::string ArtifactContent(const std::string& artifact_id);
+
+// Stores (Store::PutBlob) the content of every ArtifactStored among
+// `events`: a store that holds an ArtifactStored holds its blob
+// (Store::VerifyAll requires it), so call this before appending them.
+// Errors: PutBlob's.
+Status StoreArtifacts(Store& store, std::span<const EventInput> events, Durability durability);
 
 class RunGenerator {
  public:

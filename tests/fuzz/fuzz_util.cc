@@ -83,8 +83,10 @@ namespace {
 
 // Appends through the projector so its snapshots are written as a user's
 // would be; aborts on failure (the fixture is not under test).
-void AppendOrDie(Projector& projector, std::string_view run_id, const std::vector<EventInput>& events,
-                 const AppendOptions& options) {
+void AppendOrDie(Store& store, Projector& projector, std::string_view run_id,
+                 const std::vector<EventInput>& events, const AppendOptions& options) {
+  Status stored = testing::StoreArtifacts(store, events, options.durability);
+  FUZZ_CHECK(stored.ok(), std::string(run_id) + ": " + stored.ToString());
   auto result = projector.Append(run_id, events, options);
   FUZZ_CHECK(result.ok(), std::string(run_id) + ": " + result.status().ToString());
 }
@@ -99,14 +101,14 @@ void FillFixture(Store& store, ManualClock& clock) {
   testing::RunGenerator alpha(/*seed=*/1);
   options.idempotency_key = "alpha-start";
   options.session_id = "session-1";
-  AppendOrDie(*projector, kFixtureRuns[0], alpha.Next(3), options);
+  AppendOrDie(store, *projector, kFixtureRuns[0], alpha.Next(3), options);
   options.idempotency_key.clear();
   options.session_id.clear();
   clock.Advance(1000);
   testing::RunGenerator beta(/*seed=*/2);
-  AppendOrDie(*projector, kFixtureRuns[1], beta.Next(4), options);
+  AppendOrDie(store, *projector, kFixtureRuns[1], beta.Next(4), options);
   clock.Advance(1000);
-  AppendOrDie(*projector, kFixtureRuns[0], alpha.Next(5), options);
+  AppendOrDie(store, *projector, kFixtureRuns[0], alpha.Next(5), options);
 
   ForkOptions fork;
   fork.durability = Durability::kBuffered;
@@ -118,8 +120,8 @@ void FillFixture(Store& store, ManualClock& clock) {
   FUZZ_CHECK(fork_info.ok(), fork_info.status().ToString());
   testing::RunGenerator what_if(/*seed=*/3, kFixtureForkSequence + 2, fork_info->lease_epoch);
   clock.Advance(1000);
-  AppendOrDie(*projector, kFixtureRuns[2], what_if.Next(3), options);
-  AppendOrDie(*projector, kFixtureRuns[1], beta.Next(2), options);
+  AppendOrDie(store, *projector, kFixtureRuns[2], what_if.Next(3), options);
+  AppendOrDie(store, *projector, kFixtureRuns[1], beta.Next(2), options);
 
   auto blob = store.PutBlob(FixtureBlob(), Durability::kBuffered);
   FUZZ_CHECK(blob.ok(), blob.status().ToString());
