@@ -155,8 +155,8 @@ Result<std::vector<DeadlineEntry>> StoreImpl::ListDeadlines(int64_t due_at_or_be
 }
 
 Status StoreImpl::VerifyDeadlineIndex() {
-  // Soundness, not completeness: DeadlineSet events appended before the
-  // index existed have no entry, and that is not damage.
+  // Soundness here; completeness is Verify's walk (CheckRecordDerived):
+  // every DeadlineSet has its entry.
   auto cursor = backend_->NewCursor(Space::kIndex);
   for (cursor->Seek(DeadlineIndexPrefix(INT64_MIN)); cursor->Valid(); cursor->Next()) {
     if (cursor->key().empty() || cursor->key()[0] != kDeadlineIndexTag) break;

@@ -43,7 +43,7 @@ using agentlog::Status;
 int Claim(bool holds, const std::string& claim) {
   if (holds) return 0;
   std::fprintf(stderr, "disk_child: claim failed: %s\n", claim.c_str());
-  std::exit(1);
+  std::exit(1);  // runs UnmountAtExit
 }
 
 bool WriteText(const std::string& path, const std::string& text) {
@@ -52,7 +52,10 @@ bool WriteText(const std::string& path, const std::string& text) {
   return out.good();
 }
 
-// A private mount namespace, so that the tmpfs is ours alone.
+// A private mount namespace, so that the tmpfs is ours alone. In a chroot
+// "/" is no mount point and cannot be made private: the mount may then
+// propagate to the mounts it shares (none, where nothing is shared), so the
+// tmpfs is also unmounted on every way out (UnmountAtExit).
 bool PrivateMounts() {
   if (geteuid() != 0) {
     const uid_t uid = geteuid();
@@ -66,11 +69,22 @@ bool PrivateMounts() {
   } else if (unshare(CLONE_NEWNS) != 0) {
     return false;
   }
-  return mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
+  return mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 || errno == EINVAL;
+}
+
+std::string* mounted = nullptr;  // the tmpfs to unmount at exit
+
+void UnmountAtExit() {
+  if (mounted != nullptr) umount2(mounted->c_str(), MNT_DETACH);
 }
 
 bool MountTmpfs(const std::string& dir, const std::string& options, unsigned long flags = 0) {
-  return mount("tmpfs", dir.c_str(), "tmpfs", flags, options.c_str()) == 0;
+  if (mount("tmpfs", dir.c_str(), "tmpfs", flags, options.c_str()) != 0) return false;
+  if (mounted == nullptr) {
+    mounted = new std::string(dir);
+    std::atexit(UnmountAtExit);
+  }
+  return true;
 }
 
 // Runs the tool with `args`; its exit code (128 + signal if it died).

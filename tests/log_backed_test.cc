@@ -30,15 +30,6 @@ namespace {
 
 constexpr int64_t kStartUs = 1'700'000'000'000'000;
 
-StepSpec Step(std::string id, std::string tool, std::string arguments, fb::ConfirmationMode mode) {
-  StepSpec step;
-  step.id = std::move(id);
-  step.tool = std::move(tool);
-  step.arguments_json = std::move(arguments);
-  step.confirmation = mode;
-  return step;
-}
-
 template <typename T>
 T Must(Result<T> result) {
   INFO(result.status().ToString());
@@ -81,6 +72,15 @@ struct World {
     REQUIRE(run->RequestApproval("send", "send the report to the CFO?", 0).ok());
     REQUIRE(run->Release().ok());
     return Must(store->GetRun(run_id)).head_sequence;
+  }
+  // A run whose safe step "fetch" completed with `output`.
+  void CompletedFetch(const std::string& run_id, const std::string& output) {
+    auto run = Must(runtime->StartRun(run_id, RunSpec()));
+    REQUIRE(run->StartTurn("t1", "fetch", "fetch()").ok());
+    REQUIRE(run->Plan(std::vector<StepSpec>{Step("fetch", "http.get", "{}")}).ok());
+    CountingTool tool;
+    REQUIRE(Must(run->RunStep("fetch", tool.AsTool(output))).action == StepAction::kCompleted);
+    REQUIRE(run->Release().ok());
   }
   std::string StateBytes(const std::string& run_id, uint64_t sequence) {
     auto projector = Projector::Create(store.get(), ProjectorOptions{});
@@ -181,14 +181,7 @@ TEST_CASE("LogBacked.AForgedCompletionSnapshotIsNotTheExactlyOnceAnswer", "[logb
   // another output (its sequence right) is not served: a resumed worker
   // gets the output the log recorded, and the tool is not called again.
   World world;
-  {
-    auto run = Must(world.runtime->StartRun("r", RunSpec()));
-    REQUIRE(run->StartTurn("t1", "fetch", "fetch()").ok());
-    REQUIRE(run->Plan(std::vector<StepSpec>{Step("fetch", "http.get", "{}", fb::ConfirmationMode_SafeReadonly)}).ok());
-    CountingTool tool;
-    REQUIRE(Must(run->RunStep("fetch", tool.AsTool("the real page"))).action == StepAction::kCompleted);
-    REQUIRE(run->Release().ok());
-  }
+  world.CompletedFetch("r", "the real page");
   const uint64_t head = Must(world.store->GetRun("r")).head_sequence;
   RunState state = Must(DecodeRunState(world.StateBytes("r", head)));
   RunState::PlanItem* item = nullptr;
@@ -213,14 +206,7 @@ TEST_CASE("LogBacked.AnEditedPayloadIsCorruptionOnEveryReadAndNeverAnAnswer", "[
   // the runtime serves no answer from it (an error, the tool not called),
   // and `agentlog log` exits 1.
   World world;
-  {
-    auto run = Must(world.runtime->StartRun("r", RunSpec()));
-    REQUIRE(run->StartTurn("t1", "fetch", "fetch()").ok());
-    REQUIRE(run->Plan(std::vector<StepSpec>{Step("fetch", "http.get", "{}", fb::ConfirmationMode_SafeReadonly)}).ok());
-    CountingTool tool;
-    REQUIRE(Must(run->RunStep("fetch", tool.AsTool("the real page"))).action == StepAction::kCompleted);
-    REQUIRE(run->Release().ok());
-  }
+  world.CompletedFetch("r", "the real page");
   uint64_t completed = 0;
   for (const Event& event : ReadWholeRun(*world.store, "r")) {
     if (event.type() == fb::Body_ToolCompleted) completed = event.sequence();

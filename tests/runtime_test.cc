@@ -57,16 +57,6 @@ bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-StepSpec Step(std::string id, std::string tool, std::string arguments,
-              fb::ConfirmationMode mode = fb::ConfirmationMode_SafeReadonly) {
-  StepSpec step;
-  step.id = std::move(id);
-  step.tool = std::move(tool);
-  step.arguments_json = std::move(arguments);
-  step.confirmation = mode;
-  return step;
-}
-
 // A tool that counts its calls and remembers what it was called with.
 struct CountingTool {
   int calls = 0;

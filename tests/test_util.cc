@@ -178,6 +178,15 @@ uint64_t NumberFromEnvironment(const char* name, uint64_t fallback) {
   return std::strtoull(text, nullptr, 10);
 }
 
+StepSpec Step(std::string id, std::string tool, std::string arguments, fb::ConfirmationMode mode) {
+  StepSpec step;
+  step.id = std::move(id);
+  step.tool = std::move(tool);
+  step.arguments_json = std::move(arguments);
+  step.confirmation = mode;
+  return step;
+}
+
 std::map<std::string, std::string> FileBytes(const std::string& dir) {
   std::map<std::string, std::string> files;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {

@@ -40,6 +40,9 @@ std::string LeaseReleasedPayload(const std::string& holder, uint64_t epoch);
 std::string StatusPayload(agentlog::fb::Body type);  // a body of `type` with no fields
 
 EventInput Input(std::string payload, std::string step_id = "");
+// A plan step for the runtime (agentlog/runtime.h StepSpec).
+StepSpec Step(std::string id, std::string tool, std::string arguments,
+              fb::ConfirmationMode mode = fb::ConfirmationMode_SafeReadonly);
 EventInput Message(const std::string& text);  // Input(MessagePayload("user", text))
 
 // A store in `dir` with `clock` (and otherwise default options); REQUIREs success.

@@ -91,6 +91,11 @@ struct Fixture {
     return std::move(result).value();
   }
   internal::Backend& backend() { return BackendOf(*store); }
+  internal::IdempotencyRecord Idempotency(const std::string& key) {
+    internal::IdempotencyRecord record;
+    REQUIRE(internal::DecodeIdempotency(StoredValue(*store, internal::Space::kIdempotency, key), key, &record).ok());
+    return record;
+  }
   void Delete(internal::Space space, std::string key) { DeleteKey(*store, space, std::move(key)); }
   void Put(internal::Space space, std::string key, std::string value) {
     PutValue(*store, space, std::move(key), std::move(value));
@@ -165,9 +170,7 @@ TEST_CASE("VerifyDerived.IdempotencyBlobsAndSnapshotsMustBeThereAndWhole", "[ver
   }
   SECTION("an idempotency entry naming other events") {
     Fixture f;
-    internal::IdempotencyRecord record;
-    REQUIRE(internal::DecodeIdempotency(StoredValue(*f.store, internal::Space::kIdempotency, "alpha/step-1"),
-                                        "alpha/step-1", &record).ok());
+    internal::IdempotencyRecord record = f.Idempotency("alpha/step-1");
     record.result.first_sequence = 1;
     record.result.last_sequence = 1;
     f.Put(internal::Space::kIdempotency, "alpha/step-1", internal::EncodeIdempotency(record));
@@ -175,9 +178,7 @@ TEST_CASE("VerifyDerived.IdempotencyBlobsAndSnapshotsMustBeThereAndWhole", "[ver
   }
   SECTION("an idempotency entry for events that never had the key") {
     Fixture f;
-    internal::IdempotencyRecord record;
-    REQUIRE(internal::DecodeIdempotency(StoredValue(*f.store, internal::Space::kIdempotency, "alpha/step-1"),
-                                        "alpha/step-1", &record).ok());
+    internal::IdempotencyRecord record = f.Idempotency("alpha/step-1");
     f.Put(internal::Space::kIdempotency, "invented-key", internal::EncodeIdempotency(record));
     RequireCorruption(f, "not appended with that key");
   }

@@ -88,10 +88,14 @@ void AddVerify(CLI::App& app, Arguments& args) {
   args.against_option->excludes(args.verify_run_option);
   verify->footer(std::string(
                      "Checks every record's checksum and envelope, every payload hash and "
-                     "every chain\nlink of RUN, of every run (plus the global index) without "
-                     "RUN, or of the history\nDIGEST covers with --against. Prints "
-                     "\"ok: N runs, M events verified\"; on failure\nprints the error, which "
-                     "names the run and sequence, to stderr.\n\n") +
+                     "every chain\nlink of RUN (and its index entries), of every run (plus "
+                     "every table block,\nindex, idempotency entry, blob and snapshot) "
+                     "without RUN, or of the history\nDIGEST covers with --against; then "
+                     "every run-state snapshot of those runs\nagainst the fold of their "
+                     "events. Opens the store read-only: it works while\nan agent writes "
+                     "to it and changes nothing. Prints \"ok: N runs, M events\nverified\" "
+                     "(and the snapshots checked, if any); on failure prints the error,\n"
+                     "which names the run and sequence or the file, to stderr.\n\n") +
                  kExitCodesHelp);
 }
 

@@ -363,14 +363,22 @@ class Store {
   virtual Result<std::string> GetBlob(std::string_view sha256) = 0;
 
   // Walks run `run_id` from sequence 1: checks every frame, the payload
-  // hashes, the chain and the recorded head. OK, or Corruption naming the
-  // first bad record. Errors: NotFound, InvalidArgument.
+  // hashes, the chain and the recorded head, and that what its records
+  // imply is stored: its status and session index entries, the deadline
+  // entry of each DeadlineSet, the idempotency entry of each keyed append,
+  // the blob of each ArtifactStored (engine/record_format.md). OK, or
+  // Corruption naming the first bad record or missing entry. Errors:
+  // NotFound, InvalidArgument.
   virtual Status Verify(std::string_view run_id, VerifyStats* stats = nullptr) = 0;
 
-  // Verify for every run, plus the global index (every position points at
-  // the event that holds it) and the deadline index (every entry names a
-  // DeadlineSet of its run's history with that deadline and step). Stops at
-  // the first Corruption.
+  // Every table block against RocksDB's checksums (damage named with its
+  // file), Verify for every run, and every derived entry: the global index
+  // (every position points at the event that holds it), the time index
+  // (one entry per timestamp, as the feed says), the deadline index (every
+  // entry names such a DeadlineSet), the status and session indexes (no
+  // entry but the runs' own), every idempotency entry, snapshot (metadata,
+  // state, history; what the state says is Projector::VerifySnapshots') and
+  // content blob. Stops at the first Corruption. Reads the whole store.
   virtual Status VerifyAll(VerifyStats* stats = nullptr) = 0;
 
   // A short value to keep: "agentlog-run-v1:RUN:SEQ:HEX" (the chain hash of
