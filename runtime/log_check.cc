@@ -32,11 +32,19 @@ Status Unbacked(std::string_view run_id, const std::string& fact, uint64_t seque
                             std::to_string(sequence) + ", but " + log);
 }
 
+// Whether `event` answers `approval`, found as the fold finds it
+// (projections/run_state_format.md): by its step id, else by the request
+// it names as its causation, else as an approval of its own.
+bool Answers(const Event& event, const RunState::Approval& approval) {
+  if (!event.step_id().empty()) return event.step_id() == approval.key;
+  if (event.causation() != 0 && event.causation() == approval.requested_sequence) return true;
+  return approval.key == "#" + std::to_string(event.sequence());
+}
+
 // Whether `event` is the decision `approval` records.
 bool Decides(const Event& event, const RunState::Approval& approval) {
   const fb::Event* body = event.body();
-  if (body == nullptr) return false;
-  if (!approval.step_id.empty() && event.step_id() != approval.step_id) return false;
+  if (body == nullptr || !Answers(event, approval)) return false;
   if (approval.decision == RunState::ApprovalDecision::kGranted) {
     const fb::ApprovalGranted* granted = body->body_as_ApprovalGranted();
     return granted != nullptr && Text(granted->granted_by()) == approval.decided_by &&
@@ -102,12 +110,9 @@ Result<std::unique_ptr<ProjectionState>> RuntimeImpl::LogBackedStateAt(std::stri
   if (backed.ok()) return state;
   if (!backed.IsCorruption()) return backed;
   // A snapshot the log does not back (the facts above are read from the
-  // log, checked as every read is): fold the events alone.
-  state = log_only_projector_->StateAt(run_id, kRunStateProjectionName, sequence);
-  if (!state.ok()) return state;
-  backed = CheckStateAgainstLog(run_id, AsRunState(**state));
-  if (!backed.ok()) return backed;
-  return state;
+  // log, checked as every read is): the fold of the events alone is what
+  // the log says, by construction.
+  return log_only_projector_->StateAt(run_id, kRunStateProjectionName, sequence);
 }
 
 }  // namespace agentlog::runtime

@@ -16,9 +16,12 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include "agentlog/runtime.h"
+#include "run_generator.h"
+#include "runtime/runtime_impl.h"
 #include "store_surgery.h"
 #include "test_util.h"
 
@@ -242,4 +245,70 @@ TEST_CASE("LogBacked.AnEditedPayloadIsCorruptionOnEveryReadAndNeverAnAnswer", "[
   REQUIRE(world.store->Close().ok());
   CHECK(RunCli("log " + world.dir.path() + " r") == 1);
   CHECK(RunCli("state " + world.dir.path() + " r") == 1);
+}
+
+TEST_CASE("LogBacked.EveryStateOfAGeneratedRunIsBackedByItsLog", "[logbacked][runtime]") {
+  // Goal: the runtime's check never takes a true state for a forged one:
+  // for random valid runs (approvals by step, by causation and without a
+  // request; steps completed, retried, completed again; tests/run_generator.h)
+  // the state after every event passes CheckStateAgainstLog. Method: the
+  // runtime's internals (runtime/runtime_impl.h), states from events alone.
+  World world;
+  auto* runtime = dynamic_cast<runtime::RuntimeImpl*>(world.runtime.get());
+  REQUIRE(runtime != nullptr);
+  auto projector = Projector::Create(world.store.get(), ProjectorOptions{});
+  REQUIRE(projector->Register(NewRunStateProjection()).ok());
+  uint64_t checked = 0, decided = 0, completed = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    const std::string run_id = "generated-" + std::to_string(seed);
+    RunGenerator generator(seed);
+    const std::vector<EventInput> events = generator.Next(250);
+    REQUIRE(StoreArtifacts(*world.store, events, Durability::kBuffered).ok());
+    for (size_t at = 0; at < events.size(); at += 50) {
+      const size_t count = std::min<size_t>(50, events.size() - at);
+      REQUIRE(world.store->Append(run_id, std::span(events).subspan(at, count), AppendOptions()).ok());
+    }
+    for (uint64_t sequence = 1; sequence <= events.size(); ++sequence) {
+      const auto folded = Must(projector->StateAt(run_id, kRunStateProjectionName, sequence));
+      const RunState& state = AsRunState(*folded);
+      Status backed = runtime->CheckStateAgainstLog(run_id, state);
+      INFO(run_id << " event " << sequence << ": " << backed.ToString());
+      REQUIRE(backed.ok());
+      ++checked;
+      for (const RunState::Approval& approval : state.approvals) decided += approval.decided_sequence != 0;
+      for (const RunState::PlanItem& item : state.plan) completed += item.completed_sequence != 0;
+    }
+  }
+  CHECK(checked == 1500);
+  CHECK(decided > 100);    // the check had decisions to look up
+  CHECK(completed > 100);  // and completions
+
+  // Decisions the generator does not make: one naming its request only by
+  // causation, one with neither a step nor a request.
+  auto payload = [](const std::function<void(flatbuffers::FlatBufferBuilder&)>& build) {
+    flatbuffers::FlatBufferBuilder builder;
+    build(builder);
+    return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
+  };
+  std::vector<EventInput> answers = {
+      Input(payload([](auto& b) {
+              b.Finish(fb::CreateEvent(b, fb::Body_ApprovalRequested,
+                                       fb::CreateApprovalRequestedDirect(b, fb::ConfirmationMode_Mutating, "ok?", 0).Union()));
+            }),
+            "send"),
+      Input(payload([](auto& b) {
+        b.Finish(fb::CreateEvent(b, fb::Body_ApprovalGranted,
+                                 fb::CreateApprovalGrantedDirect(b, "alice", fb::ApprovalScope_Once, "").Union()));
+      })),
+      Input(payload([](auto& b) {
+        b.Finish(fb::CreateEvent(b, fb::Body_ApprovalDenied, fb::CreateApprovalDeniedDirect(b, "bob", "no").Union()));
+      }))};
+  answers[1].causation = 1;
+  REQUIRE(world.store->Append("answers", answers, AppendOptions()).ok());
+  const auto folded = Must(projector->StateAt("answers", kRunStateProjectionName, 3));
+  const RunState& state = AsRunState(*folded);
+  REQUIRE(state.approvals.size() == 2);
+  CHECK(state.FindApproval("send")->decided_sequence == 2);
+  CHECK(state.FindApproval("#3")->decided_sequence == 3);
+  CHECK(runtime->CheckStateAgainstLog("answers", state).ok());
 }
