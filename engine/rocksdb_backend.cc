@@ -299,6 +299,7 @@ Status CheckExistingStore(StoreFiles* files, const BackendOptions& options, std:
   Status status = files->CheckLogs(marker->has_value() ? LogTail::kMustBeWhole : LogTail::kMayBeTorn,
                                    marker->has_value() ? &**marker : nullptr,
                                    /*skip_write_ahead_logs=*/options.truncate_log_at_damage);
+  if (status.ok()) status = files->CheckTables();
   if (status.IsCorruption()) {
     std::string message = "opening the store at \"" + files->dir() + "\": " + status.message() +
                           "; restore the store from a copy";
@@ -364,6 +365,44 @@ Status FromOpen(const rocksdb::Status& status, const std::string& path, const Ba
   return FromRocks(status, "opening the store at \"" + path + "\"");
 }
 
+// The checks of a database that exists at `path`, before RocksDB reads a
+// file: ours, no damage RocksDB would drop silently; *marker set when the
+// last close was clean.
+Status CheckExisting(StoreFiles* files, const BackendOptions& options, const rocksdb::DBOptions& db_options,
+                     std::optional<CloseMarker>* marker) {
+  // An existing database must be ours (or one whose creation stopped before
+  // it had every column family and any data): never add column families to
+  // someone else's database.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, files->dir(), &existing).ok()) {
+    Status status = CheckColumnFamiliesAreOurs(db_options, files->dir(), existing, options.read_only);
+    if (!status.ok()) return status;
+  }
+  return CheckExistingStore(files, options, marker);
+}
+
+struct OpenedDatabase {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by Space
+};
+
+Result<OpenedDatabase> OpenDatabase(const BackendOptions& options, const rocksdb::DBOptions& db_options,
+                                    const std::string& path) {
+  const rocksdb::ColumnFamilyOptions column_options = MakeColumnFamilyOptions(options);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (size_t i = 0; i < kSpaceCount; ++i) {
+    descriptors.emplace_back(std::string(SpaceName(static_cast<Space>(i))), column_options);
+  }
+  OpenedDatabase opened;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status status = options.read_only
+                               ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &opened.handles, &raw)
+                               : rocksdb::DB::Open(db_options, path, descriptors, &opened.handles, &raw);
+  if (!status.ok()) return FromOpen(status, path, options);
+  opened.db.reset(raw);
+  return opened;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& options,
@@ -389,57 +428,40 @@ Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& option
   if (*exists && options.error_if_exists) {
     return Status::InvalidArgument("a store already exists at \"" + path + "\" (error_if_exists is true)");
   }
-  if (!options.read_only) {
+  std::optional<CloseMarker> marker;
+  Result<OpenedDatabase> opened = Status::Closed("not opened");
+  if (options.read_only) {
+    // RocksDB's read-only instance reads one moment of the files; a writer
+    // flushing and purging meanwhile would make it miss data. So a reader
+    // refuses a store that is being written.
+    status = files->RefuseIfWritten();
+    if (status.ok()) status = CheckExisting(files.get(), options, db_options, &marker);
+    if (!status.ok()) return status;
+    opened = OpenDatabase(options, db_options, path);
+  } else {
     rocksdb::IOStatus made = fs->CreateDirIfMissing(path, rocksdb::IOOptions(), nullptr);
     if (!made.ok()) return FromRocks(made, "creating the store directory \"" + path + "\"");
     status = files->Lock();
-    if (!status.ok()) return status;
-  }
-  std::optional<CloseMarker> marker;
-  if (*exists) {
-    // An existing database must be ours (or one whose creation stopped before
-    // it had every column family and any data): never add column families to
-    // someone else's database.
-    std::vector<std::string> existing;
-    if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
-      status = CheckColumnFamiliesAreOurs(db_options, path, existing, options.read_only);
-      if (!status.ok()) return status;
-    }
-    status = CheckExistingStore(files.get(), options, &marker);
-    if (!status.ok()) return status;
+    if (status.ok() && *exists) status = CheckExisting(files.get(), options, db_options, &marker);
     // From here on RocksDB changes files: the marker would no longer
     // describe them.
-    if (marker.has_value() && !options.read_only) {
-      status = files->DeleteDurably(kCloseMarkerFile);
-      if (!status.ok()) return status;
-    }
-  }
-  if (!options.read_only) {
+    if (status.ok() && marker.has_value()) status = files->DeleteDurably(kCloseMarkerFile);
+    if (!status.ok()) return status;
     info_log = OpenInfoLog(fs.get(), path, options.clock != nullptr ? options.clock : SystemClock());
     db_options.info_log = info_log;
+    opened = OpenDatabase(options, db_options, path);
   }
-
-  const rocksdb::ColumnFamilyOptions column_options = MakeColumnFamilyOptions(options);
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (size_t i = 0; i < kSpaceCount; ++i) {
-    descriptors.emplace_back(std::string(SpaceName(static_cast<Space>(i))), column_options);
-  }
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status opened = options.read_only
-                               ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw)
-                               : rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!opened.ok()) {
     info_log->Close().PermitUncheckedError();  // nothing was opened
-    return FromOpen(opened, path, options);
+    return opened.status();
   }
   // A salvage drops records on purpose: the marker's high-water mark no
   // longer holds.
   std::optional<uint64_t> high_water;
   if (marker.has_value() && !options.truncate_log_at_damage) high_water = marker->high_water;
   return std::unique_ptr<Backend>(new RocksDbBackend(std::move(env), std::move(fs), std::move(files),
-                                                     std::move(info_log), std::unique_ptr<rocksdb::DB>(raw),
-                                                     std::move(handles), options.read_only, high_water));
+                                                     std::move(info_log), std::move(opened->db),
+                                                     std::move(opened->handles), options.read_only, high_water));
 }
 
 }  // namespace agentlog::internal

@@ -2,12 +2,21 @@
 // are specified in engine/record_format.md ("Files beside RocksDB's").
 #include "engine/rocksdb_files.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include <rocksdb/file_system.h>
 
 #include "engine/crypto.h"
+#include "engine/table_file_check.h"
 
 namespace agentlog::internal {
 namespace {
@@ -282,6 +291,32 @@ Status StoreFiles::CheckLogs(LogTail tail, const CloseMarker* marker, bool skip_
   return Status::OK();
 }
 
+Status StoreFiles::CheckTables() {
+  std::vector<std::string> children;
+  rocksdb::IOStatus listed = fs_->GetChildren(dir_, rocksdb::IOOptions(), &children, nullptr);
+  if (!listed.ok()) return FromIo(listed, "listing " + dir_);
+  for (const std::string& name : children) {
+    if (!name.ends_with(".sst")) continue;
+    uint64_t size = 0;
+    std::unique_ptr<rocksdb::FSRandomAccessFile> file;
+    rocksdb::IOStatus status = fs_->GetFileSize(PathOf(name), rocksdb::IOOptions(), &size, nullptr);
+    if (status.ok()) status = fs_->NewRandomAccessFile(PathOf(name), rocksdb::FileOptions(), &file, nullptr);
+    if (!status.ok()) return FromIo(status, "opening " + PathOf(name));
+    const ReadAt read = [&](uint64_t offset, size_t length, std::string* out) {
+      out->assign(length, '\0');
+      rocksdb::Slice got;
+      rocksdb::IOStatus read_status = file->Read(offset, length, rocksdb::IOOptions(), &got, out->data(), nullptr);
+      if (!read_status.ok()) return FromIo(read_status, "reading " + PathOf(name));
+      if (got.size() != length) return Status::Corruption(PathOf(name) + " is shorter than its footer says");
+      if (got.data() != out->data()) out->assign(got.data(), got.size());
+      return Status::OK();
+    };
+    Status checked = CheckTableFile(name, size, read);
+    if (!checked.ok()) return checked;
+  }
+  return Status::OK();
+}
+
 Status StoreFiles::Lock() {
   rocksdb::IOStatus status = fs_->LockFile(PathOf(kWriterLockFile), rocksdb::IOOptions(), &lock_, nullptr);
   if (status.ok()) return Status::OK();
@@ -295,6 +330,41 @@ Status StoreFiles::Lock() {
   return Status::IOError("the store at \"" + dir_ + "\" is open for writing in another process (or in "
                          "this one): " + status.ToString() + "; close it there first, or open it "
                          "read-only (Store::OpenReadOnly; the agentlog tool's reading commands do)");
+}
+
+namespace {
+
+// The process holding a POSIX write lock on `path`, from the kernel's lock
+// table (/proc/locks): 0 if none, or if it cannot be told. Looking there,
+// rather than probing the lock, neither takes the lock from a writer that
+// is starting nor opens the file (closing any descriptor of a file drops
+// this process's own locks on it).
+long LockHolder(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return 0;
+  char wanted[64];
+  std::snprintf(wanted, sizeof(wanted), "%02x:%02x:%llu", major(info.st_dev), minor(info.st_dev),
+                static_cast<unsigned long long>(info.st_ino));
+  std::ifstream locks("/proc/locks");
+  for (std::string line; std::getline(locks, line);) {
+    std::istringstream fields(line);
+    std::string number, kind, advisory, mode, pid, file;
+    fields >> number >> kind >> advisory >> mode >> pid >> file;
+    if (number == "->" || mode != "WRITE" || file != wanted) continue;  // "->": a waiter
+    return std::strtol(pid.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Status StoreFiles::RefuseIfWritten() {
+  const long holder = LockHolder(PathOf("LOCK"));
+  if (holder == 0) return Status::OK();
+  return Status::IOError("the store at \"" + dir_ + "\" is open for writing in process " + std::to_string(holder) +
+                         (holder == static_cast<long>(::getpid()) ? " (this one)" : "") +
+                         ", and a read-only open reads a store no one writes to (a closed store, a copy, "
+                         "read-only media): close the writer first");
 }
 
 void StoreFiles::Unlock() {

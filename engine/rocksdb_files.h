@@ -86,9 +86,18 @@ class StoreFiles {
   // and what is wrong; IOError if a file cannot be read.
   Status CheckLogs(LogTail tail, const CloseMarker* marker, bool skip_write_ahead_logs);
 
+  // engine/table_file_check.h on every table file (NNNNNN.sst): the block
+  // RocksDB would parse before checking it. Corruption names the file.
+  Status CheckTables();
+
   // Takes the writer lock (kWriterLockFile). IOError "in use" if another
   // process or this one holds it.
   Status Lock();
+  // For a reader: IOError if a writer (of this process or another) has the
+  // store open, by RocksDB's own lock on LOCK, which every writer holds
+  // while the database is open, as the kernel lists it (/proc/locks; where
+  // that cannot be read, nothing is refused). Creates, opens, locks nothing.
+  Status RefuseIfWritten();
   // Releases it, if held.
   void Unlock();
 

@@ -242,20 +242,25 @@ done
 [[ $(store_bytes "$db") == "$before" ]] || fail "a reading command changed the store's files"
 checks=$((checks + 1))
 
-# --- other errors: exit 4. A store a writer holds: readers read it, a
-# writing command is refused (IOError about the lock) ---
+# --- other errors: exit 4. A store a writer holds: a writing command is
+# refused (IOError about the lock), and so is a reading one (a read-only
+# open reads a store no one writes to), changing nothing ---
 demo=$work/held
 mkdir "$demo"
 "$agentlog" demo-worker "$demo" --worker held-1 --stall-at-progress 40 >"$work/worker" 2>&1 &
 worker=$!
 for _ in $(seq 1 200); do grep -q 'about to be killed' "$work/worker" && break; sleep 0.05; done
 grep -q 'about to be killed' "$work/worker" || { kill -9 $worker; fail "the demo worker did not stall"; }
-expect_exit 0 "$agentlog" verify "$demo/store"
-expect_line '^ok: 1 runs, [0-9]+ events verified$' "$work/out"
+held_before=$(store_bytes "$demo/store")
+expect_exit 4 "$agentlog" verify "$demo/store"
+expect_line "open for writing in process $worker" "$work/err"
 expect_exit 4 "$agentlog" fork "$demo/store" report-1 --at 2 --as held-fork
 expect_line 'open for writing in another process' "$work/err"
+[[ $(store_bytes "$demo/store") == "$held_before" ]] || fail "a refused command changed the held store"
 kill -9 $worker
 wait $worker 2>/dev/null || true
+expect_exit 0 "$agentlog" verify "$demo/store"
+expect_line '^ok: 1 runs, [0-9]+ events verified' "$work/out"
 
 # --- rewritten history, seen through a digest: exit 1 ---
 forged=${run_digest%:*}:$(printf '0%.0s' {1..64})

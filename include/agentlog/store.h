@@ -179,13 +179,16 @@ class Store {
   // Opens the existing store in `path` for reading only: every read and
   // check works as on a store opened with Open, and every write (Append,
   // Fork, PutSnapshot, DeleteSnapshots, PutBlob) is refused with
-  // InvalidArgument. Nothing in the directory is created, written, renamed
-  // or deleted -- not even RocksDB's info log -- so a copy on read-only
-  // media opens, and any number of readers may open a store that a writer
-  // holds; each sees what was committed when it opened (reopen to see
-  // more). Options::create_if_missing and error_if_exists are ignored.
-  // Errors: NotFound (no store at `path`, or `path` is a file),
-  // InvalidArgument, IOError, Corruption, as Open.
+  // InvalidArgument. Nothing in the directory is created, written, renamed,
+  // deleted or locked -- not even RocksDB's info log -- so a store on
+  // read-only media or a full disk opens, and any number of readers may
+  // open it at once. A store that a writer has open (in any process, this
+  // one included) is refused: RocksDB's read-only instance reads one moment
+  // of the files, and a writer flushing and purging logs meanwhile would
+  // make it miss data. Options::create_if_missing and error_if_exists are
+  // ignored. Errors: NotFound (no store at `path`, or `path` is a file),
+  // IOError (a writer has it open, naming its process; the disk),
+  // InvalidArgument, Corruption, as Open.
   static Result<std::unique_ptr<Store>> OpenReadOnly(const Options& options, const std::string& path);
 
   Store() = default;
