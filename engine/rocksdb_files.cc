@@ -241,12 +241,25 @@ Result<LogFileSummary> StoreFiles::CheckLogFile(LogFileKind kind, const std::str
   return checker.Finish();
 }
 
+namespace {
+
+// Files changed since a clean close: damage, or a writer that does not
+// know the marker (an agentlog from before it, raw RocksDB).
+Status ChangedSinceClose(const std::string& what) {
+  return Status::Corruption(what + "; unless an older agentlog or RocksDB itself opened the store for "
+                            "writing since, which would explain it (then delete " +
+                            std::string(kCloseMarkerFile) + " to open it as after a crash), the files "
+                            "were damaged or replaced");
+}
+
+}  // namespace
+
 Status StoreFiles::CheckLogs(LogTail tail, const CloseMarker* marker, bool skip_write_ahead_logs) {
   auto manifest = CurrentManifest();
   if (!manifest.ok()) return manifest.status();
   if (marker != nullptr && *manifest != marker->manifest) {
-    return Status::Corruption("CURRENT names " + *manifest + ", but the store was closed with " +
-                              marker->manifest + " (" + kCloseMarkerFile + "): its metadata was replaced");
+    return ChangedSinceClose("CURRENT names " + *manifest + ", but the store was closed with " +
+                             marker->manifest + " (" + kCloseMarkerFile + ")");
   }
   auto checked = CheckLogFile(LogFileKind::kManifest, *manifest, tail);
   if (!checked.ok()) return checked.status();
@@ -257,10 +270,10 @@ Status StoreFiles::CheckLogs(LogTail tail, const CloseMarker* marker, bool skip_
       std::string was, is;
       for (const auto& [name, size] : marker->logs) was += " " + name + ":" + std::to_string(size);
       for (const auto& [name, size] : now->logs) is += " " + name + ":" + std::to_string(size);
-      return Status::Corruption("the write-ahead logs are not those the store was closed with (" +
-                                std::string(kCloseMarkerFile) + "):" + (was.empty() ? " none" : was) +
-                                " then," + (is.empty() ? " none" : is) + " now: a log was cut, "
-                                "extended, added or deleted");
+      return ChangedSinceClose("the write-ahead logs are not those the store was closed with (" +
+                               std::string(kCloseMarkerFile) + "):" + (was.empty() ? " none" : was) +
+                               " then," + (is.empty() ? " none" : is) + " now: a log was cut, "
+                               "extended, added or deleted");
     }
   }
   if (skip_write_ahead_logs) return Status::OK();
