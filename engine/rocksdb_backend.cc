@@ -296,8 +296,7 @@ Status CheckExistingStore(StoreFiles* files, const BackendOptions& options, std:
     if (!decoded.ok()) return decoded.status();
     *marker = std::move(decoded).value();
   }
-  Status status = files->CheckLogs(marker->has_value() ? LogTail::kMustBeWhole : LogTail::kMayBeTorn,
-                                   marker->has_value() ? &**marker : nullptr,
+  Status status = files->CheckLogs(marker->has_value() ? &**marker : nullptr,
                                    /*skip_write_ahead_logs=*/options.truncate_log_at_damage);
   if (status.ok()) status = files->CheckTables();
   if (status.IsCorruption()) {
@@ -446,6 +445,7 @@ Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& option
     // From here on RocksDB changes files: the marker would no longer
     // describe them.
     if (status.ok() && marker.has_value()) status = files->DeleteDurably(kCloseMarkerFile);
+    if (status.ok()) status = files->RememberInheritedLogs();
     if (!status.ok()) return status;
     info_log = OpenInfoLog(fs.get(), path, options.clock != nullptr ? options.clock : SystemClock());
     db_options.info_log = info_log;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <rocksdb/file_system.h>
@@ -59,13 +60,32 @@ std::string MarkerChecksum(std::string_view body) {
   return HexEncode(bytes);
 }
 
+// "NAME SIZE" or "NAME SIZE inherited".
+std::optional<ClosedLog> DecodeLogLine(std::string_view value) {
+  constexpr std::string_view kInherited = " inherited";
+  ClosedLog log;
+  if (value.ends_with(kInherited)) {
+    log.inherited = true;
+    value.remove_suffix(kInherited.size());
+  }
+  const size_t split = value.find(' ');
+  if (split == std::string_view::npos || !LogNumber(value.substr(0, split)) ||
+      !ParseNumber(value.substr(split + 1), &log.size)) {
+    return std::nullopt;
+  }
+  log.name = std::string(value.substr(0, split));
+  return log;
+}
+
 }  // namespace
 
 std::string EncodeCloseMarker(const CloseMarker& marker) {
   std::string body = std::string(kMarkerHeader) + "\n";
   body += "high_water " + std::to_string(marker.high_water) + "\n";
   body += "manifest " + marker.manifest + "\n";
-  for (const auto& [name, size] : marker.logs) body += "log " + name + " " + std::to_string(size) + "\n";
+  for (const ClosedLog& log : marker.logs) {
+    body += "log " + log.name + " " + std::to_string(log.size) + (log.inherited ? " inherited" : "") + "\n";
+  }
   return body + "checksum " + MarkerChecksum(body) + "\n";
 }
 
@@ -97,13 +117,11 @@ Result<CloseMarker> DecodeCloseMarker(std::string_view bytes) {
     } else if (key == "manifest" && marker.manifest.empty() && IsManifestName(value)) {
       marker.manifest = std::string(value);
     } else if (key == "log") {
-      const size_t split = value.find(' ');
-      uint64_t size = 0;
-      if (split == std::string_view::npos || !LogNumber(value.substr(0, split)) ||
-          !ParseNumber(value.substr(split + 1), &size)) {
-        return bad("line " + std::to_string(line_number + 1) + " is not \"log NAME SIZE\"");
+      auto log = DecodeLogLine(value);
+      if (!log.has_value()) {
+        return bad("line " + std::to_string(line_number + 1) + " is not \"log NAME SIZE [inherited]\"");
       }
-      marker.logs.emplace_back(std::string(value.substr(0, split)), size);
+      marker.logs.push_back(std::move(*log));
     } else {
       return bad("line " + std::to_string(line_number + 1) + " is not understood");
     }
@@ -207,9 +225,17 @@ Result<CloseMarker> StoreFiles::Describe() {
     uint64_t size = 0;
     rocksdb::IOStatus status = fs_->GetFileSize(PathOf(name), rocksdb::IOOptions(), &size, nullptr);
     if (!status.ok()) return FromIo(status, "measuring " + PathOf(name));
-    marker.logs.emplace_back(name, size);
+    const bool inherited = std::find(inherited_logs_.begin(), inherited_logs_.end(), name) != inherited_logs_.end();
+    marker.logs.push_back(ClosedLog{name, size, inherited});
   }
   return marker;
+}
+
+Status StoreFiles::RememberInheritedLogs() {
+  auto logs = WriteAheadLogs();
+  if (!logs.ok()) return logs.status();
+  inherited_logs_ = std::move(logs).value();
+  return Status::OK();
 }
 
 Result<LogFileSummary> StoreFiles::CheckLogFile(LogFileKind kind, const std::string& name, LogTail tail) {
@@ -254,34 +280,48 @@ Status ChangedSinceClose(const std::string& what) {
 
 }  // namespace
 
-Status StoreFiles::CheckLogs(LogTail tail, const CloseMarker* marker, bool skip_write_ahead_logs) {
+Status StoreFiles::CheckLogsAreTheMarkers(const CloseMarker& marker) {
+  auto now = Describe();
+  if (!now.ok()) return now.status();
+  const auto same = [](const ClosedLog& a, const ClosedLog& b) { return a.name == b.name && a.size == b.size; };
+  if (std::equal(now->logs.begin(), now->logs.end(), marker.logs.begin(), marker.logs.end(), same)) {
+    return Status::OK();
+  }
+  const auto list = [](const std::vector<ClosedLog>& logs) {
+    std::string text;
+    for (const ClosedLog& log : logs) text += " " + log.name + ":" + std::to_string(log.size);
+    return text.empty() ? std::string(" none") : text;
+  };
+  return ChangedSinceClose("the write-ahead logs are not those the store was closed with (" +
+                           std::string(kCloseMarkerFile) + "):" + list(marker.logs) + " then," +
+                           list(now->logs) + " now: a log was cut, extended, added or deleted");
+}
+
+Status StoreFiles::CheckLogs(const CloseMarker* marker, bool skip_write_ahead_logs) {
   auto manifest = CurrentManifest();
   if (!manifest.ok()) return manifest.status();
   if (marker != nullptr && *manifest != marker->manifest) {
     return ChangedSinceClose("CURRENT names " + *manifest + ", but the store was closed with " +
                              marker->manifest + " (" + kCloseMarkerFile + ")");
   }
-  auto checked = CheckLogFile(LogFileKind::kManifest, *manifest, tail);
+  // RocksDB writes a new MANIFEST at every open: after a clean close it
+  // ends whole.
+  auto checked = CheckLogFile(LogFileKind::kManifest, *manifest, marker != nullptr ? LogTail::kMustBeWhole
+                                                                                  : LogTail::kMayBeTorn);
   if (!checked.ok()) return checked.status();
   if (marker != nullptr) {
-    auto now = Describe();
-    if (!now.ok()) return now.status();
-    if (now->logs != marker->logs) {
-      std::string was, is;
-      for (const auto& [name, size] : marker->logs) was += " " + name + ":" + std::to_string(size);
-      for (const auto& [name, size] : now->logs) is += " " + name + ":" + std::to_string(size);
-      return ChangedSinceClose("the write-ahead logs are not those the store was closed with (" +
-                               std::string(kCloseMarkerFile) + "):" + (was.empty() ? " none" : was) +
-                               " then," + (is.empty() ? " none" : is) + " now: a log was cut, "
-                               "extended, added or deleted");
-    }
+    Status same = CheckLogsAreTheMarkers(*marker);
+    if (!same.ok()) return same;
   }
   if (skip_write_ahead_logs) return Status::OK();
   auto logs = WriteAheadLogs();
   if (!logs.ok()) return logs.status();
   std::vector<LogFileSummary> summaries;
-  for (const std::string& name : *logs) {
-    auto summary = CheckLogFile(LogFileKind::kWriteAheadLog, name, tail);
+  for (size_t i = 0; i < logs->size(); ++i) {
+    // Logs match the marker's one for one here.
+    const bool whole = marker != nullptr && !marker->logs[i].inherited;
+    auto summary = CheckLogFile(LogFileKind::kWriteAheadLog, (*logs)[i], whole ? LogTail::kMustBeWhole
+                                                                               : LogTail::kMayBeTorn);
     if (!summary.ok()) return summary.status();
     summaries.push_back(*summary);
   }

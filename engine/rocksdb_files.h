@@ -42,11 +42,22 @@ inline constexpr char kWriterLockFile[] = "AGENTLOG_LOCK";
 inline constexpr char kCloseMarkerFile[] = "AGENTLOG_CLOSED";
 inline constexpr char kDamageNoteFile[] = "AGENTLOG_DAMAGED";
 
+// A write-ahead log as a clean close left it.
+struct ClosedLog {
+  std::string name;
+  uint64_t size = 0;
+  // Present before the session that closed opened the store: RocksDB never
+  // appends to such a log, and keeps it while its records are not flushed,
+  // so it may still end as an earlier crash cut it.
+  bool inherited = false;
+  bool operator==(const ClosedLog&) const = default;
+};
+
 // The store's files at a clean close.
 struct CloseMarker {
-  uint64_t high_water = 0;  // the store's last global position
-  std::string manifest;     // the MANIFEST that CURRENT named
-  std::vector<std::pair<std::string, uint64_t>> logs;  // write-ahead logs by name, with sizes
+  uint64_t high_water = 0;      // the store's last global position
+  std::string manifest;         // the MANIFEST that CURRENT named
+  std::vector<ClosedLog> logs;  // every write-ahead log, by number
   bool operator==(const CloseMarker&) const = default;
 };
 std::string EncodeCloseMarker(const CloseMarker& marker);
@@ -77,14 +88,20 @@ class StoreFiles {
   Status DeleteDurably(std::string_view name);
 
   // The marker's view of the files now: CURRENT's MANIFEST and every
-  // write-ahead log with its size. IOError, Corruption (CURRENT malformed).
+  // write-ahead log with its size, inherited if RememberInheritedLogs saw
+  // it. IOError, Corruption (CURRENT malformed).
   Result<CloseMarker> Describe();
+  // Notes the write-ahead logs present now, before a writer's RocksDB
+  // opens the store, for Describe. IOError.
+  Status RememberInheritedLogs();
 
   // Reads the MANIFEST that CURRENT names and, unless `skip_write_ahead_logs`,
-  // every write-ahead log, with engine/log_file_check.h; with `marker`, also
-  // checks that the files are those it lists. Corruption names the file
-  // and what is wrong; IOError if a file cannot be read.
-  Status CheckLogs(LogTail tail, const CloseMarker* marker, bool skip_write_ahead_logs);
+  // every write-ahead log, with engine/log_file_check.h. Without `marker`
+  // (after a crash) each may end cut short; with it, each must end whole
+  // (except logs it lists as inherited) and the files must be those it
+  // lists. Corruption names the file and what is wrong; IOError if a file
+  // cannot be read.
+  Status CheckLogs(const CloseMarker* marker, bool skip_write_ahead_logs);
 
   // engine/table_file_check.h on every table file (NNNNNN.sst): the block
   // RocksDB would parse before checking it. Corruption names the file.
@@ -105,10 +122,14 @@ class StoreFiles {
   Result<LogFileSummary> CheckLogFile(LogFileKind kind, const std::string& name, LogTail tail);
   Result<std::vector<std::string>> WriteAheadLogs();  // by number
   Result<std::string> CurrentManifest();
+  // Corruption unless the write-ahead logs are, by name and size, the
+  // marker's.
+  Status CheckLogsAreTheMarkers(const CloseMarker& marker);
 
   rocksdb::FileSystem* const fs_;
   const std::string dir_;
   rocksdb::FileLock* lock_ = nullptr;
+  std::vector<std::string> inherited_logs_;  // by number
 };
 
 }  // namespace agentlog::internal

@@ -371,7 +371,7 @@ TEST_CASE("FormatDoc.CloseMarkerExampleIsTheCodes", "[format]") {
   internal::CloseMarker marker;
   marker.high_water = 1003;
   marker.manifest = "MANIFEST-000057";
-  marker.logs = {{"000056.log", 48213}};
+  marker.logs = {{"000051.log", 3307, /*inherited=*/true}, {"000056.log", 48213, /*inherited=*/false}};
   CHECK(internal::EncodeCloseMarker(marker) == example);
   auto decoded = internal::DecodeCloseMarker(example);
   REQUIRE(decoded.ok());
