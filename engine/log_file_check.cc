@@ -5,23 +5,12 @@
 
 #include "engine/assert.h"
 #include "engine/crc32c.h"
+#include "engine/little_endian.h"
 
 namespace agentlog::internal {
 namespace {
 
 enum RecordType : uint8_t { kZero = 0, kFull = 1, kFirst = 2, kMiddle = 3, kLast = 4 };
-
-uint32_t Little32(const char* p) {
-  uint32_t value = 0;
-  for (int i = 3; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(p[i]);
-  return value;
-}
-
-uint64_t Little64(const char* p) {
-  uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(p[i]);
-  return value;
-}
 
 struct Header {
   uint32_t crc = 0;  // unmasked

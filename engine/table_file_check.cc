@@ -6,24 +6,13 @@
 #include <xxhash.h>
 
 #include "engine/crc32c.h"
+#include "engine/little_endian.h"
 
 namespace agentlog::internal {
 namespace {
 
 constexpr std::string_view kPropertiesBlockName = "rocksdb.properties";
 constexpr size_t kMaxMetaBlockBytes = size_t{64} << 20;  // far over any real one
-
-uint32_t Little32(const char* p) {
-  uint32_t value = 0;
-  for (int i = 3; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(p[i]);
-  return value;
-}
-
-uint64_t Little64(const char* p) {
-  uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(p[i]);
-  return value;
-}
 
 bool Varint(std::string_view* in, uint64_t* value) {
   *value = 0;
