@@ -1,6 +1,6 @@
 // engine/crc32c.h: CRC-32C (Castagnoli), the checksum of RocksDB's log
 // files (the write-ahead log and the MANIFEST), so that the store can read
-// those files itself before RocksDB replays them (engine/rocksdb_log_check.h).
+// those files itself before RocksDB replays them (engine/log_file_check.h).
 // Debian 12 packages no CRC-32C library; this is the polynomial 0x82F63B78
 // (reflected), by the CPU's SSE4.2 instruction where it has one, else by a
 // table. Check value (RFC 3720): Crc32c("123456789") == 0xE3069283.

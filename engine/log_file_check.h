@@ -29,7 +29,7 @@
 //     when the bytes prove it: the record's checksum matches a prefix of the
 //     bytes that are there (the record is whole, its length wrong), or a
 //     record with a valid checksum follows it (and, in a write-ahead log,
-//     continues the sequence numbers);
+//     does not go back before the sequence numbers reached);
 //   - fewer than 7 bytes, or a fragmented record without its last fragment,
 //     at the end of the file: cut short, or damage if closed cleanly;
 //   - a zero header (type 0, length 0) followed by anything but zeros in

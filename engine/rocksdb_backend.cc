@@ -266,9 +266,13 @@ Status CheckColumnFamiliesAreOurs(const rocksdb::DBOptions& db_options, const st
     std::unique_ptr<rocksdb::Iterator> iterator(db->NewIterator(rocksdb::ReadOptions(), handle));
     iterator->SeekToFirst();
     if (iterator->Valid()) empty = false;
+    const rocksdb::Status read = iterator->status();
+    iterator.reset();
     db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();  // read-only: nothing to lose
+    if (!read.ok() && status.ok()) status = read;  // damage is not emptiness
   }
   db->Close().PermitUncheckedError();  // read-only: nothing to lose
+  if (!status.ok()) return FromRocks(status, "inspecting the database at \"" + path + "\"");
   if (!empty) return NotOurs(path, "it holds data but lacks agentlog's column families");
   // A creation that stopped early: a writer finishes it, a reader finds no store.
   return read_only ? NoStore(path, "its creation did not finish") : Status::OK();
@@ -369,15 +373,18 @@ Status FromOpen(const rocksdb::Status& status, const std::string& path, const Ba
 // last close was clean.
 Status CheckExisting(StoreFiles* files, const BackendOptions& options, const rocksdb::DBOptions& db_options,
                      std::optional<CloseMarker>* marker) {
+  // The file checks first: the column families' check below may have
+  // RocksDB open the database.
+  Status status = CheckExistingStore(files, options, marker);
+  if (!status.ok()) return status;
   // An existing database must be ours (or one whose creation stopped before
   // it had every column family and any data): never add column families to
   // someone else's database.
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, files->dir(), &existing).ok()) {
-    Status status = CheckColumnFamiliesAreOurs(db_options, files->dir(), existing, options.read_only);
-    if (!status.ok()) return status;
+    status = CheckColumnFamiliesAreOurs(db_options, files->dir(), existing, options.read_only);
   }
-  return CheckExistingStore(files, options, marker);
+  return status;
 }
 
 struct OpenedDatabase {
@@ -445,7 +452,9 @@ Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& option
     // From here on RocksDB changes files: the marker would no longer
     // describe them.
     if (status.ok() && marker.has_value()) status = files->DeleteDurably(kCloseMarkerFile);
-    if (status.ok()) status = files->RememberInheritedLogs();
+    if (status.ok()) {
+      status = files->RememberInheritedLogs(marker.has_value() ? &*marker : nullptr, options.truncate_log_at_damage);
+    }
     if (!status.ok()) return status;
     info_log = OpenInfoLog(fs.get(), path, options.clock != nullptr ? options.clock : SystemClock());
     db_options.info_log = info_log;
@@ -453,6 +462,7 @@ Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& option
   }
   if (!opened.ok()) {
     info_log->Close().PermitUncheckedError();  // nothing was opened
+    if (!options.read_only && marker.has_value()) files->RestoreMarkerIfUnchanged(*marker);
     return opened.status();
   }
   // A salvage drops records on purpose: the marker's high-water mark no

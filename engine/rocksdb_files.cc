@@ -231,10 +231,19 @@ Result<CloseMarker> StoreFiles::Describe() {
   return marker;
 }
 
-Status StoreFiles::RememberInheritedLogs() {
+Status StoreFiles::RememberInheritedLogs(const CloseMarker* marker, bool salvage) {
   auto logs = WriteAheadLogs();
   if (!logs.ok()) return logs.status();
-  inherited_logs_ = std::move(logs).value();
+  inherited_logs_.clear();
+  for (std::string& name : *logs) {
+    // A log the marker certified whole stays whole: only a crash's log (or
+    // one a salvage read past damage) may end cut short.
+    bool whole = false;
+    if (marker != nullptr && !salvage) {
+      for (const ClosedLog& log : marker->logs) whole = whole || (log.name == name && !log.inherited);
+    }
+    if (!whole) inherited_logs_.push_back(std::move(name));
+  }
   return Status::OK();
 }
 
@@ -297,6 +306,27 @@ Status StoreFiles::CheckLogsAreTheMarkers(const CloseMarker& marker) {
                            list(now->logs) + " now: a log was cut, extended, added or deleted");
 }
 
+void StoreFiles::RestoreMarkerIfUnchanged(const CloseMarker& marker) {
+  auto now = Describe();
+  if (!now.ok() || now->manifest != marker.manifest) return;
+  // RocksDB creates its new log before it writes the MANIFEST that would
+  // have failed: an empty log joins the marker; one with records does not.
+  CloseMarker restored = marker;
+  restored.logs.clear();
+  size_t listed = 0;
+  for (const ClosedLog& log : now->logs) {
+    if (listed < marker.logs.size() && log.name == marker.logs[listed].name && log.size == marker.logs[listed].size) {
+      restored.logs.push_back(marker.logs[listed++]);
+    } else if (log.size == 0) {
+      restored.logs.push_back(ClosedLog{log.name, 0, /*inherited=*/false});
+    } else {
+      return;
+    }
+  }
+  if (listed != marker.logs.size()) return;
+  WriteDurably(kCloseMarkerFile, EncodeCloseMarker(restored)).IgnoreError();  // best effort, as said
+}
+
 Status StoreFiles::CheckLogs(const CloseMarker* marker, bool skip_write_ahead_logs) {
   auto manifest = CurrentManifest();
   if (!manifest.ok()) return manifest.status();
@@ -309,19 +339,23 @@ Status StoreFiles::CheckLogs(const CloseMarker* marker, bool skip_write_ahead_lo
   auto checked = CheckLogFile(LogFileKind::kManifest, *manifest, marker != nullptr ? LogTail::kMustBeWhole
                                                                                   : LogTail::kMayBeTorn);
   if (!checked.ok()) return checked.status();
+  // A salvage keeps what precedes a damaged record: a log cut there, or
+  // extended, is what it is for.
+  if (skip_write_ahead_logs) return Status::OK();
+  std::vector<ClosedLog> logs;
   if (marker != nullptr) {
     Status same = CheckLogsAreTheMarkers(*marker);
     if (!same.ok()) return same;
+    logs = marker->logs;  // the files now, by name and size
+  } else {
+    auto names = WriteAheadLogs();
+    if (!names.ok()) return names.status();
+    for (std::string& name : *names) logs.push_back(ClosedLog{std::move(name), 0, /*inherited=*/true});
   }
-  if (skip_write_ahead_logs) return Status::OK();
-  auto logs = WriteAheadLogs();
-  if (!logs.ok()) return logs.status();
   std::vector<LogFileSummary> summaries;
-  for (size_t i = 0; i < logs->size(); ++i) {
-    // Logs match the marker's one for one here.
-    const bool whole = marker != nullptr && !marker->logs[i].inherited;
-    auto summary = CheckLogFile(LogFileKind::kWriteAheadLog, (*logs)[i], whole ? LogTail::kMustBeWhole
-                                                                               : LogTail::kMayBeTorn);
+  for (const ClosedLog& log : logs) {
+    auto summary = CheckLogFile(LogFileKind::kWriteAheadLog, log.name, log.inherited ? LogTail::kMayBeTorn
+                                                                                    : LogTail::kMustBeWhole);
     if (!summary.ok()) return summary.status();
     summaries.push_back(*summary);
   }
@@ -333,8 +367,8 @@ Status StoreFiles::CheckLogs(const CloseMarker* marker, bool skip_write_ahead_lo
       if (!summaries[j].has_batches) continue;
       if (summaries[j].first_sequence != summaries[i].next_sequence) {
         return Status::Corruption(
-            (*logs)[i] + " ends in a record cut short at offset " + std::to_string(summaries[i].torn_offset) +
-            " (before sequence " + std::to_string(summaries[i].next_sequence) + "), and " + (*logs)[j] +
+            logs[i].name + " ends in a record cut short at offset " + std::to_string(summaries[i].torn_offset) +
+            " (before sequence " + std::to_string(summaries[i].next_sequence) + "), and " + logs[j].name +
             " goes on at sequence " + std::to_string(summaries[j].first_sequence) +
             ": the records between are damaged or lost, and RocksDB's recovery would skip them");
       }
@@ -402,8 +436,10 @@ long LockHolder(const std::string& path) {
   for (std::string line; std::getline(locks, line);) {
     std::istringstream fields(line);
     std::string number, kind, advisory, mode, pid, file;
-    fields >> number >> kind >> advisory >> mode >> pid >> file;
-    if (number == "->" || mode != "WRITE" || file != wanted) continue;  // "->": a waiter
+    fields >> number >> kind;
+    if (kind == "->") continue;  // "N: -> POSIX ...": a process waiting for the lock, not holding it
+    fields >> advisory >> mode >> pid >> file;
+    if (mode != "WRITE" || file != wanted) continue;
     return std::strtol(pid.c_str(), nullptr, 10);
   }
   return 0;
@@ -412,7 +448,11 @@ long LockHolder(const std::string& path) {
 }  // namespace
 
 Status StoreFiles::RefuseIfWritten() {
-  const long holder = LockHolder(PathOf("LOCK"));
+  // An agentlog writer holds kWriterLockFile from before its open checks
+  // to after its close; RocksDB's LOCK also shows a writer that is not
+  // agentlog's.
+  long holder = LockHolder(PathOf(kWriterLockFile));
+  if (holder == 0) holder = LockHolder(PathOf("LOCK"));
   if (holder == 0) return Status::OK();
   return Status::IOError("the store at \"" + dir_ + "\" is open for writing in process " + std::to_string(holder) +
                          (holder == static_cast<long>(::getpid()) ? " (this one)" : "") +

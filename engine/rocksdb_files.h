@@ -91,17 +91,29 @@ class StoreFiles {
   // write-ahead log with its size, inherited if RememberInheritedLogs saw
   // it. IOError, Corruption (CURRENT malformed).
   Result<CloseMarker> Describe();
-  // Notes the write-ahead logs present now, before a writer's RocksDB
-  // opens the store, for Describe. IOError.
-  Status RememberInheritedLogs();
+  // Notes, before a writer's RocksDB opens the store, which write-ahead
+  // logs present now may end cut short (for Describe): all without
+  // `marker` (after a crash) or in a `salvage`, else those `marker` lists
+  // as inherited. IOError.
+  Status RememberInheritedLogs(const CloseMarker* marker, bool salvage);
 
   // Reads the MANIFEST that CURRENT names and, unless `skip_write_ahead_logs`,
   // every write-ahead log, with engine/log_file_check.h. Without `marker`
   // (after a crash) each may end cut short; with it, each must end whole
   // (except logs it lists as inherited) and the files must be those it
-  // lists. Corruption names the file and what is wrong; IOError if a file
-  // cannot be read.
+  // lists (the MANIFEST only, if `skip_write_ahead_logs`: a salvage).
+  // Corruption names the file and what is wrong; IOError if a file cannot
+  // be read.
   Status CheckLogs(const CloseMarker* marker, bool skip_write_ahead_logs);
+
+  // After a writing open failed in RocksDB, with the marker deleted before
+  // it: writes `marker` again if CURRENT still names its MANIFEST and the
+  // write-ahead logs are still its logs, by name and size, and empty new
+  // ones (RocksDB then changed nothing the marker vouches for; the empty
+  // ones join it), so that the next open keeps its checks; else leaves
+  // the store without one (read as after a crash). Best effort: a failure
+  // leaves it without one too.
+  void RestoreMarkerIfUnchanged(const CloseMarker& marker);
 
   // engine/table_file_check.h on every table file (NNNNNN.sst): the block
   // RocksDB would parse before checking it. Corruption names the file.
@@ -111,9 +123,11 @@ class StoreFiles {
   // process or this one holds it.
   Status Lock();
   // For a reader: IOError if a writer (of this process or another) has the
-  // store open, by RocksDB's own lock on LOCK, which every writer holds
-  // while the database is open, as the kernel lists it (/proc/locks; where
-  // that cannot be read, nothing is refused). Creates, opens, locks nothing.
+  // store open or is opening it, by its lock on kWriterLockFile (held from
+  // before its open checks to after its close) or RocksDB's own lock on
+  // LOCK (any RocksDB writer's), as the kernel lists them (/proc/locks;
+  // where that cannot be read, nothing is refused). Creates, opens, locks
+  // nothing.
   Status RefuseIfWritten();
   // Releases it, if held.
   void Unlock();

@@ -16,8 +16,9 @@ constexpr size_t kMaxLineBytes = 64 * 1024;
 
 class InfoLog final : public rocksdb::Logger {
  public:
-  InfoLog(std::unique_ptr<rocksdb::FSWritableFile> file, Clock* clock)
-      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), file_(std::move(file)), clock_(clock) {}
+  // `bytes` already in the file (an old LOG appended to).
+  InfoLog(std::unique_ptr<rocksdb::FSWritableFile> file, size_t bytes, Clock* clock)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), file_(std::move(file)), bytes_(bytes), clock_(clock) {}
   ~InfoLog() override {
     if (!closed_) CloseImpl().PermitUncheckedError();  // destructor: nobody to tell
   }
@@ -81,14 +82,19 @@ std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::FileSystem* fs, const std:
   // append to the old LOG rather than lose it.
   std::unique_ptr<rocksdb::FSWritableFile> file;
   rocksdb::IOStatus status;
+  uint64_t bytes = 0;
   if (fs->FileExists(path, rocksdb::IOOptions(), nullptr).ok() &&
       !fs->RenameFile(path, path + ".old", rocksdb::IOOptions(), nullptr).ok()) {
+    // What it holds counts against kMaxInfoLogBytes; if its size cannot
+    // be told, nothing more is written to it.
+    status = fs->GetFileSize(path, rocksdb::IOOptions(), &bytes, nullptr);
+    if (!status.ok()) bytes = kMaxInfoLogBytes;
     status = fs->ReopenWritableFile(path, rocksdb::FileOptions(), &file, nullptr);
   } else {
     status = fs->NewWritableFile(path, rocksdb::FileOptions(), &file, nullptr);
   }
   if (!status.ok()) file.reset();
-  return std::make_shared<InfoLog>(std::move(file), clock);
+  return std::make_shared<InfoLog>(std::move(file), static_cast<size_t>(bytes), clock);
 }
 
 std::shared_ptr<rocksdb::Logger> NewDiscardingInfoLog() { return std::make_shared<DiscardingInfoLog>(); }

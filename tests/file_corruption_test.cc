@@ -591,6 +591,46 @@ std::map<std::string, std::string> StoreFiles(const std::string& dir) {
   return files;
 }
 
+
+// A closed store at `dir` whose run "r" holds 40 kSync appends of one event
+// each, every one its own record of the write-ahead log (a close does not
+// flush, so they live there only); their payloads in `payloads`. Returns
+// the log's path.
+std::string BuildStoreOfLoggedAppends(const std::string& dir, ManualClock* clock,
+                                      std::vector<std::string>* payloads) {
+  {
+    auto store = OpenStore(dir, clock);
+    for (int i = 0; i < 40; ++i) AppendMessage(*store, "r", "event " + std::to_string(i), Durability::kSync);
+    for (const Event& event : ReadWholeRun(*store, "r")) payloads->emplace_back(event.payload());
+    REQUIRE(store->Close().ok());
+  }
+  std::string log;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (ClassOf(entry.path().filename().string()) == "wal" &&
+        (log.empty() || entry.file_size() > std::filesystem::file_size(log))) {
+      log = entry.path().string();
+    }
+  }
+  REQUIRE(!log.empty());
+  return log;
+}
+
+// Opens `dir` with Options::truncate_log_at_damage: run "r" must be a
+// proper, non-empty prefix of `payloads`, verify, and go on after it.
+void CheckSalvageKeepsAPrefix(const std::string& dir, ManualClock* clock, const std::vector<std::string>& payloads) {
+  Options options;
+  options.truncate_log_at_damage = true;
+  auto store = OpenStore(dir, clock, options);
+  std::vector<Event> kept = ReadWholeRun(*store, "r");
+  INFO("kept " << kept.size() << " of " << payloads.size());
+  CHECK(kept.size() > 0);
+  CHECK(kept.size() < payloads.size());
+  for (size_t i = 0; i < kept.size(); ++i) CHECK(kept[i].payload() == payloads[i]);
+  CHECK(store->VerifyAll().ok());
+  auto next = AppendMessage(*store, "r", "after salvage", Durability::kSync);
+  CHECK(next.first_sequence == kept.size() + 1);
+}
+
 }  // namespace
 
 TEST_CASE("FileCorruption.DamagedLogRecordRefusesOpenUntilSalvageIsAsked", "[corruption][file-corruption]") {
@@ -604,22 +644,7 @@ TEST_CASE("FileCorruption.DamagedLogRecordRefusesOpenUntilSalvageIsAsked", "[cor
   TempDir dir;
   ManualClock clock(kStartUs);
   std::vector<std::string> payloads;
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    for (int i = 0; i < 40; ++i) {
-      AppendMessage(*store, "r", "event " + std::to_string(i), Durability::kSync);
-    }
-    for (const Event& event : ReadWholeRun(*store, "r")) payloads.emplace_back(event.payload());
-    REQUIRE(store->Close().ok());
-  }
-  std::string log;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-    if (ClassOf(entry.path().filename().string()) == "wal" &&
-        (log.empty() || entry.file_size() > std::filesystem::file_size(log))) {
-      log = entry.path().string();
-    }
-  }
-  REQUIRE(!log.empty());
+  const std::string log = BuildStoreOfLoggedAppends(dir.path(), &clock, &payloads);
   {
     std::fstream file(log, std::ios::in | std::ios::out | std::ios::binary);
     const auto middle = static_cast<std::streamoff>(std::filesystem::file_size(log) / 2);
@@ -641,14 +666,28 @@ TEST_CASE("FileCorruption.DamagedLogRecordRefusesOpenUntilSalvageIsAsked", "[cor
   CHECK_THAT(refused.status().message(), Catch::Matchers::Contains("truncate_log_at_damage"));
   CHECK(StoreFiles(dir.path()) == damaged);  // nothing changed, not even the log
 
-  options.truncate_log_at_damage = true;
-  auto store = OpenStore(dir.path(), &clock, options);
-  std::vector<Event> kept = ReadWholeRun(*store, "r");
-  INFO("kept " << kept.size() << " of 40");
-  CHECK(kept.size() > 0);
-  CHECK(kept.size() < 40);
-  for (size_t i = 0; i < kept.size(); ++i) CHECK(kept[i].payload() == payloads[i]);
-  CHECK(store->VerifyAll().ok());
-  auto next = AppendMessage(*store, "r", "after salvage", Durability::kSync);
-  CHECK(next.first_sequence == kept.size() + 1);
+  CheckSalvageKeepsAPrefix(dir.path(), &clock, payloads);
+}
+
+TEST_CASE("FileCorruption.ALogCutAfterACleanCloseRefusesOpenUntilSalvageIsAsked", "[corruption][file-corruption]") {
+  // Goal: a log cut short after a clean close (its size no longer the
+  // close marker's) is refused, and the salvage the refusal names opens
+  // it with the appends before the cut (the marker check used to refuse
+  // the salvage too).
+  // Method: the 40 logged appends above; the log cut at its middle.
+  TempDir dir;
+  ManualClock clock(kStartUs);
+  std::vector<std::string> payloads;
+  const std::string log = BuildStoreOfLoggedAppends(dir.path(), &clock, &payloads);
+  std::filesystem::resize_file(log, std::filesystem::file_size(log) / 2);
+  const std::map<std::string, std::string> cut = StoreFiles(dir.path());
+
+  Options options;
+  options.clock = &clock;
+  auto refused = Store::Open(options, dir.path());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().IsCorruption());
+  CHECK_THAT(refused.status().message(), Catch::Matchers::Contains("truncate_log_at_damage"));
+  CHECK(StoreFiles(dir.path()) == cut);
+  CheckSalvageKeepsAPrefix(dir.path(), &clock, payloads);
 }

@@ -18,6 +18,9 @@
 //               read-only disk.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -26,6 +29,7 @@
 #include <map>
 #include <random>
 
+#include "engine/rocksdb_files.h"
 #include "power_loss_fs.h"
 #include "test_util.h"
 
@@ -345,6 +349,97 @@ TEST_CASE("ReadOnly.RefusesAStoreBeingWrittenAndOpensItOnceClosed", "[readonly]"
   CHECK((*reader)->VerifyAll().ok());
 }
 
+TEST_CASE("ReadOnly.RefusesAStoreAWriterIsStillOpening", "[readonly]") {
+  // Goal: a writer is seen from the moment it takes agentlog's writer lock
+  // (AGENTLOG_LOCK), before its open checks and before RocksDB's LOCK, so
+  // that no reader reads the files while that writer's recovery changes
+  // them. Method: another process holds a POSIX write lock on AGENTLOG_LOCK
+  // of a closed store, as a writer in its open checks does.
+  TempDir dir;
+  ManualClock clock(kStartUs);
+  {
+    auto store = OpenStore(dir.path(), &clock);
+    AppendMessage(*store, "r", "one", Durability::kSync);
+    REQUIRE(store->Close().ok());
+  }
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const std::string lock_path = dir.Sub("AGENTLOG_LOCK");
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // async-signal-safe calls only
+    const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0644);
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    const char ok = (fd >= 0 && ::fcntl(fd, F_SETLK, &lock) == 0) ? '1' : '0';
+    if (::write(ready[1], &ok, 1) != 1) ::_exit(1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char ok = 0;
+  REQUIRE(::read(ready[0], &ok, 1) == 1);
+  ::close(ready[0]);
+  REQUIRE(ok == '1');
+  Options options;
+  options.clock = &clock;
+  auto reader = Store::OpenReadOnly(options, dir.path());
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  REQUIRE(reader.status().IsIOError());
+  CHECK_THAT(reader.status().message(), Contains("open for writing in process " + std::to_string(child)));
+  reader = Store::OpenReadOnly(options, dir.path());  // the lock went with its process
+  REQUIRE(reader.ok());
+  CHECK(ReadWholeRun(**reader, "r").size() == 1);
+}
+
+TEST_CASE("OpenChecks.AWritingOpenRocksDbFailsKeepsTheMarker", "[openchecks]") {
+  // Goal: a writing open deletes the close marker before RocksDB changes a
+  // file; when RocksDB then fails (here: no space for the new MANIFEST),
+  // the files are still those the marker lists, so it is put back, byte
+  // for byte, and the next opens keep its checks. Method: a fault on every
+  // MANIFEST write, on the first and the fourth; then a clean open.
+  for (uint64_t after : {0, 3}) {
+    INFO("fault after " << after << " MANIFEST writes");
+    TempDir dir;
+    ManualClock clock(kStartUs);
+    auto fs = std::make_shared<PowerLossFileSystem>();
+    Options options;
+    options.clock = &clock;
+    options.file_system = fs;
+    {
+      auto store = OpenStore(dir.path(), &clock, options);
+      AppendMessage(*store, "r", "one", Durability::kSync);
+      REQUIRE(store->Close().ok());
+    }
+    const std::string marker = ReadFile(dir.Sub("AGENTLOG_CLOSED"));
+    fs->SetFault(PowerLossFileSystem::Fault::kNoSpace, after, "MANIFEST");
+    auto failed = Store::Open(options, dir.path());
+    REQUIRE_FALSE(failed.ok());
+    CHECK(failed.status().IsIOError());
+    fs->SetFault(PowerLossFileSystem::Fault::kNone);
+    REQUIRE(std::filesystem::exists(dir.Sub("AGENTLOG_CLOSED")));
+    // The marker's files, and the empty log RocksDB created before it failed.
+    auto before = internal::DecodeCloseMarker(marker);
+    auto restored = internal::DecodeCloseMarker(ReadFile(dir.Sub("AGENTLOG_CLOSED")));
+    REQUIRE(before.ok());
+    REQUIRE(restored.ok());
+    CHECK(restored->manifest == before->manifest);
+    CHECK(restored->high_water == before->high_water);
+    size_t kept = 0;
+    for (const internal::ClosedLog& log : restored->logs) {
+      const bool listed = kept < before->logs.size() && log.name == before->logs[kept].name;
+      if (listed) CHECK(log.size == before->logs[kept++].size);
+      if (!listed) CHECK(log.size == 0);
+    }
+    CHECK(kept == before->logs.size());
+    auto store = OpenStore(dir.path(), &clock, options);
+    CHECK(ReadWholeRun(*store, "r").size() == 1);
+    CHECK(store->VerifyAll().ok());
+  }
+}
+
 TEST_CASE("ReadOnly.OpensAStoreOnAReadOnlyDisk", "[readonly]") {
   // Goal: with every create, write, rename and delete failing (EROFS), a
   // writing open is refused with IOError, and a read-only one opens and
@@ -469,4 +564,25 @@ TEST_CASE("OpenChecks.ALogACrashCutStaysReadableAfterCleanCloses", "[openchecks]
   auto store = OpenStore(dir.path(), &clock);
   CHECK(CheckAcknowledged(*store, acked) == "");
   CHECK(ReadWholeRun(*store, "run-9").size() == 3);
+}
+
+TEST_CASE("OpenChecks.ALogACleanCloseCertifiedStaysWhole", "[openchecks]") {
+  // Goal: a log that a clean close listed whole is never listed inherited
+  // (may end cut short) by a later close: only a crash's log, or a salvaged
+  // one, is. Method: sessions that append and close cleanly, some with
+  // nothing appended (RocksDB then keeps the logs it found); no marker may
+  // say inherited.
+  TempDir dir;
+  const Acknowledged acked = BuildLoggedStore(dir.path());
+  ManualClock clock(kStartUs + 1'000'000);
+  for (int session = 0; session < 4; ++session) {
+    INFO("session " << session);
+    auto store = OpenStore(dir.path(), &clock);
+    if (session % 2 == 0) AppendMessage(*store, "run-7", "session " + std::to_string(session), Durability::kSync);
+    REQUIRE(store->Close().ok());
+    CHECK_THAT(ReadFile(dir.Sub("AGENTLOG_CLOSED")), !Contains("inherited"));
+  }
+  auto store = OpenStore(dir.path(), &clock);
+  CHECK(CheckAcknowledged(*store, acked) == "");
+  CHECK(ReadWholeRun(*store, "run-7").size() == 2);
 }

@@ -92,8 +92,8 @@ void AddVerify(CLI::App& app, Arguments& args) {
                      "every table block,\nindex, idempotency entry, blob and snapshot) "
                      "without RUN, or of the history\nDIGEST covers with --against; then "
                      "every run-state snapshot of those runs\nagainst the fold of their "
-                     "events. Opens the store read-only: it works while\nan agent writes "
-                     "to it and changes nothing. Prints \"ok: N runs, M events\nverified\" "
+                     "events. Opens the store read-only and changes nothing: a\nstore a "
+                     "writer has open is refused (exit 4); close the writer first. Prints \"ok: N runs, M events\nverified\" "
                      "(and the snapshots checked, if any); on failure prints the error,\n"
                      "which names the run and sequence or the file, to stderr.\n\n") +
                  kExitCodesHelp);

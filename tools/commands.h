@@ -32,8 +32,8 @@ int Fail(const char* command, const agentlog::Status& status);
 
 // Opens the store at `path`, with the system clock, for the commands that
 // only read: Store::OpenReadOnly, so nothing in the directory is created
-// or changed (a mistyped path is NotFound, a store on read-only media or
-// held by a running writer opens).
+// or changed (a mistyped path is NotFound, a store on read-only media
+// opens, one a running writer holds is refused with IOError).
 agentlog::Result<std::unique_ptr<agentlog::Store>> OpenStoreToRead(const std::string& path);
 // For the commands that write: Store::Open, creating the store only if
 // `create`.

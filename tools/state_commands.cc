@@ -19,8 +19,8 @@ using agentlog::Status;
 
 namespace {
 
-// A read-only projector with the run-state projection: reads write no
-// snapshots (only CatchUp does).
+// Prints a warning per snapshot the projector bypassed (damaged, of
+// another history, or of another event than its key).
 void ReportBypassed(const agentlog::StateInfo& info) {
   for (const Status& bypassed : info.bypassed) {
     std::cerr << "agentlog: warning: snapshot bypassed, folded from events instead: "
