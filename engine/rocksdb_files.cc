@@ -360,15 +360,20 @@ Status StoreFiles::CheckLogs(const CloseMarker* marker, bool skip_write_ahead_lo
     summaries.push_back(*summary);
   }
   // Recovery goes on with the next log after a cut-short record: that log
-  // must continue the sequence numbers where the cut one's whole records end.
+  // must continue the sequence numbers where the whole records before the
+  // cut end (in the cut log, or if it has none, in the last log before it
+  // that has some).
+  std::optional<size_t> last_with_batches;
   for (size_t i = 0; i < summaries.size(); ++i) {
-    if (!summaries[i].torn || !summaries[i].has_batches) continue;
+    if (summaries[i].has_batches) last_with_batches = i;
+    if (!summaries[i].torn || !last_with_batches.has_value()) continue;
+    const LogFileSummary& before = summaries[*last_with_batches];
     for (size_t j = i + 1; j < summaries.size(); ++j) {
       if (!summaries[j].has_batches) continue;
-      if (summaries[j].first_sequence != summaries[i].next_sequence) {
+      if (summaries[j].first_sequence != before.next_sequence) {
         return Status::Corruption(
             logs[i].name + " ends in a record cut short at offset " + std::to_string(summaries[i].torn_offset) +
-            " (before sequence " + std::to_string(summaries[i].next_sequence) + "), and " + logs[j].name +
+            " (before sequence " + std::to_string(before.next_sequence) + "), and " + logs[j].name +
             " goes on at sequence " + std::to_string(summaries[j].first_sequence) +
             ": the records between are damaged or lost, and RocksDB's recovery would skip them");
       }
