@@ -16,9 +16,9 @@ namespace agentlog::internal {
 
 namespace {
 
-Status Missing(const std::string& what, const std::string& why) {
-  return Status::Corruption(what + " is missing: " + why + " (the index was damaged or edited; "
-                            "restore the store from a copy)");
+Status Missing(const std::string& what, const std::string& why,
+               const std::string& cause = "the index was damaged or edited") {
+  return Status::Corruption(what + " is missing: " + why + " (" + cause + "; restore the store from a copy)");
 }
 
 }  // namespace
@@ -58,7 +58,10 @@ Status StoreImpl::CheckRecordDerived(std::string_view run_id, std::string_view o
     const std::string_view hash = artifact == nullptr ? std::string_view() : BytesOf(artifact->content_hash());
     if (hash.size() == kHashBytes) {
       Result<std::string> content = GetBlobUnguarded(hash);
-      if (content.status().IsNotFound()) return Missing(BlobName(hash), name + " stored it");
+      if (content.status().IsNotFound()) {
+        return Missing(BlobName(hash), name + " stored it",
+                       "deleted, or never stored: Store::PutBlob before appending the event that names it");
+      }
       if (!content.ok()) return content.status();
     }
   }

@@ -354,7 +354,8 @@ class Store {
   // again writes nothing new (check existence first) and returns the same hash. Not part of any
   // run's chain: an event (ArtifactStored, ToolCompleted) references it by hash, and that event's
   // chain covers the hash. A blob written by a process that then crashed before appending its
-  // referencing event is unreferenced garbage, never wrong data. With kSync it returns once the
+  // referencing event is unreferenced garbage, never wrong data; store the blob before appending
+  // the event, since Verify reports an ArtifactStored whose blob is absent. With kSync it returns once the
   // blob is on stable storage (also when it was already stored, by an earlier kBuffered call).
   // A stored copy that fails its checks is overwritten with `content`.
   // Errors: LimitExceeded (over kMaxBlobBytes), IOError, Closed.
