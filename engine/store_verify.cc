@@ -193,6 +193,20 @@ struct HistoryWalk {
   }
 };
 
+// The run's log holds events up to `last`, past the head the runs index
+// gave before the walk: appended since, or added behind agentlog's back.
+// `now` is the runs index read after the walk: it must cover them.
+Status CheckEventsPastTheHead(std::string_view run_id, uint64_t last, const DerivedHead& derived,
+                              const Result<RunInfo>& now) {
+  if (!now.ok()) return now.status();
+  if (now->head_sequence < last) {
+    return Status::Corruption("run \"" + std::string(run_id) + "\": the runs index says the head is event " +
+                              std::to_string(now->head_sequence) + " but the log holds event " +
+                              std::to_string(last) + " (events were added outside agentlog)");
+  }
+  return now->head_sequence == last ? CompareHead(run_id, derived, *now) : Status::OK();
+}
+
 }  // namespace
 
 Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool count_prefix,
@@ -274,19 +288,8 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool c
                               std::to_string(last) + " (events at the end were deleted)"));
   }
   if (last > info.head_sequence) {
-    // Either appended since `info` was read, or added behind agentlog's back:
-    // the runs index, read after the walk, must cover them.
-    auto now = LoadRunInfo(run_id);
-    if (!now.ok()) return now.status();
-    if (now->head_sequence < last) {
-      return Status::Corruption("run \"" + std::string(run_id) + "\": the runs index says the head is event " +
-                                std::to_string(now->head_sequence) + " but the log holds event " +
-                                std::to_string(last) + " (events were added outside agentlog)");
-    }
-    if (now->head_sequence == last) {
-      Status status = CompareHead(run_id, walk.derived, *now);
-      if (!status.ok()) return status;
-    }
+    status = CheckEventsPastTheHead(run_id, last, walk.derived, LoadRunInfo(run_id));
+    if (!status.ok()) return status;
   }
   // The run's index entries, as of its metadata now: a live append may
   // have moved its status since `info` was read.
