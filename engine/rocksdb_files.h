@@ -17,7 +17,12 @@
 //                     refuses with it, until a person deletes it.
 // Every file operation goes through the rocksdb::FileSystem the store was
 // opened with (Options::file_system), so the tests' fault-injecting file
-// system sees these files too.
+// system sees these files too. The one exception is RefuseIfWritten, which
+// asks the kernel who holds a lock (stat and /proc/locks): a FileSystem
+// can only take locks, and taking one from a starting writer is the harm
+// it avoids. It matches the file by device and inode, as /proc/locks lists
+// them; where those differ from stat's (some btrfs subvolumes, overlay
+// mounts) or the writer is in another pid namespace, it sees no writer.
 #ifndef AGENTLOG_ENGINE_ROCKSDB_FILES_H_
 #define AGENTLOG_ENGINE_ROCKSDB_FILES_H_
 
