@@ -615,10 +615,19 @@ std::string BuildStoreOfLoggedAppends(const std::string& dir, ManualClock* clock
   return log;
 }
 
-// Opens `dir` with Options::truncate_log_at_damage: run "r" must be a
-// proper, non-empty prefix of `payloads`, verify, and go on after it.
-void CheckSalvageKeepsAPrefix(const std::string& dir, ManualClock* clock, const std::vector<std::string>& payloads) {
+// Opens `dir`: refused with Corruption that names the salvage, changing no
+// file (not even the log). Then opens it with Options::truncate_log_at_damage:
+// run "r" must be a proper, non-empty prefix of `payloads`, verify, and go
+// on after it.
+void CheckRefusedUntilSalvaged(const std::string& dir, ManualClock* clock, const std::vector<std::string>& payloads) {
+  const std::map<std::string, std::string> damaged = StoreFiles(dir);
   Options options;
+  options.clock = clock;
+  auto refused = Store::Open(options, dir);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().IsCorruption());
+  CHECK_THAT(refused.status().message(), Catch::Matchers::Contains("truncate_log_at_damage"));
+  CHECK(StoreFiles(dir) == damaged);
   options.truncate_log_at_damage = true;
   auto store = OpenStore(dir, clock, options);
   std::vector<Event> kept = ReadWholeRun(*store, "r");
@@ -656,17 +665,7 @@ TEST_CASE("FileCorruption.DamagedLogRecordRefusesOpenUntilSalvageIsAsked", "[cor
     file.write(&byte, 1);
     REQUIRE(file.good());
   }
-  const std::map<std::string, std::string> damaged = StoreFiles(dir.path());
-
-  Options options;
-  options.clock = &clock;
-  auto refused = Store::Open(options, dir.path());
-  REQUIRE_FALSE(refused.ok());
-  CHECK(refused.status().IsCorruption());
-  CHECK_THAT(refused.status().message(), Catch::Matchers::Contains("truncate_log_at_damage"));
-  CHECK(StoreFiles(dir.path()) == damaged);  // nothing changed, not even the log
-
-  CheckSalvageKeepsAPrefix(dir.path(), &clock, payloads);
+  CheckRefusedUntilSalvaged(dir.path(), &clock, payloads);
 }
 
 TEST_CASE("FileCorruption.ALogCutAfterACleanCloseRefusesOpenUntilSalvageIsAsked", "[corruption][file-corruption]") {
@@ -680,14 +679,5 @@ TEST_CASE("FileCorruption.ALogCutAfterACleanCloseRefusesOpenUntilSalvageIsAsked"
   std::vector<std::string> payloads;
   const std::string log = BuildStoreOfLoggedAppends(dir.path(), &clock, &payloads);
   std::filesystem::resize_file(log, std::filesystem::file_size(log) / 2);
-  const std::map<std::string, std::string> cut = StoreFiles(dir.path());
-
-  Options options;
-  options.clock = &clock;
-  auto refused = Store::Open(options, dir.path());
-  REQUIRE_FALSE(refused.ok());
-  CHECK(refused.status().IsCorruption());
-  CHECK_THAT(refused.status().message(), Catch::Matchers::Contains("truncate_log_at_damage"));
-  CHECK(StoreFiles(dir.path()) == cut);
-  CheckSalvageKeepsAPrefix(dir.path(), &clock, payloads);
+  CheckRefusedUntilSalvaged(dir.path(), &clock, payloads);
 }

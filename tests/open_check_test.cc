@@ -95,6 +95,13 @@ std::string LargestLog(const std::string& dir) {
 // What every acknowledged append wrote: run -> payloads by sequence.
 using Acknowledged = std::map<std::string, std::vector<std::string>>;
 
+// A store at `dir` whose run "r" holds one event ("one"), closed cleanly.
+void CloseAStoreOfOne(const std::string& dir, Clock* clock, Options options = Options()) {
+  auto store = OpenStore(dir, clock, options);
+  AppendMessage(*store, "r", "one", Durability::kSync);
+  REQUIRE(store->Close().ok());
+}
+
 Acknowledged BuildLoggedStore(const std::string& dir) {
   ManualClock clock(kStartUs);
   auto store = OpenStore(dir, &clock);
@@ -287,11 +294,7 @@ TEST_CASE("ReadOnly.OpenCreatesAndChangesNothingAndRefusesWrites", "[readonly]")
   // NotFound, and nothing is created for it.
   TempDir dir;
   ManualClock clock(kStartUs);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    AppendMessage(*store, "r", "one", Durability::kSync);
-    REQUIRE(store->Close().ok());
-  }
+  CloseAStoreOfOne(dir.path(), &clock);
   const auto before = FileBytes(dir.path());
   Options options;
   options.clock = &clock;
@@ -357,11 +360,7 @@ TEST_CASE("ReadOnly.RefusesAStoreAWriterIsStillOpening", "[readonly]") {
   // of a closed store, as a writer in its open checks does.
   TempDir dir;
   ManualClock clock(kStartUs);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    AppendMessage(*store, "r", "one", Durability::kSync);
-    REQUIRE(store->Close().ok());
-  }
+  CloseAStoreOfOne(dir.path(), &clock);
   int ready[2];
   REQUIRE(::pipe(ready) == 0);
   const std::string lock_path = dir.Sub("AGENTLOG_LOCK");
@@ -408,11 +407,7 @@ TEST_CASE("OpenChecks.AWritingOpenRocksDbFailsKeepsTheMarker", "[openchecks]") {
     Options options;
     options.clock = &clock;
     options.file_system = fs;
-    {
-      auto store = OpenStore(dir.path(), &clock, options);
-      AppendMessage(*store, "r", "one", Durability::kSync);
-      REQUIRE(store->Close().ok());
-    }
+    CloseAStoreOfOne(dir.path(), &clock, options);
     const std::string marker = ReadFile(dir.Sub("AGENTLOG_CLOSED"));
     fs->SetFault(PowerLossFileSystem::Fault::kNoSpace, after, "MANIFEST");
     auto failed = Store::Open(options, dir.path());
@@ -450,11 +445,7 @@ TEST_CASE("ReadOnly.OpensAStoreOnAReadOnlyDisk", "[readonly]") {
   Options options;
   options.clock = &clock;
   options.file_system = fs;
-  {
-    auto store = OpenStore(dir.path(), &clock, options);
-    AppendMessage(*store, "r", "one", Durability::kSync);
-    REQUIRE(store->Close().ok());
-  }
+  CloseAStoreOfOne(dir.path(), &clock, options);
   fs->SetFault(PowerLossFileSystem::Fault::kReadOnly);
   CHECK(Store::Open(options, dir.path()).status().IsIOError());
   auto reader = Store::OpenReadOnly(options, dir.path());
