@@ -3,8 +3,8 @@
 
 #include <cstring>
 
-#include "engine/assert.h"
-#include "engine/crypto.h"
+#include "base/assert.h"
+#include "base/crypto.h"
 
 namespace agentlog::internal {
 

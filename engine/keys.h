@@ -8,12 +8,9 @@
 #include <string>
 #include <string_view>
 
-namespace agentlog::internal {
+#include "base/bytes.h"
 
-void PutBigEndian64(std::string* out, uint64_t value);
-// be64(size) then the bytes: fields hashed together can never run into each other.
-void PutLengthPrefixed64(std::string* out, std::string_view bytes);
-uint64_t GetBigEndian64(const char* bytes);
+namespace agentlog::internal {
 
 // events: run_id 0x00 be64(sequence). Run ids hold no NUL, so a run's keys
 // are contiguous and never interleave with another run's ("a" < "a1").

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
-#include "engine/assert.h"
+#include "base/assert.h"
+#include "base/bytes.h"
 #include "engine/crc32c.h"
-#include "engine/little_endian.h"
 
 namespace agentlog::internal {
 namespace {

@@ -7,9 +7,9 @@
 // implicit snapshot.
 #include <map>
 
-#include "engine/assert.h"
+#include "base/assert.h"
+#include "base/mutex.h"
 #include "engine/backend.h"
-#include "engine/mutex.h"
 
 namespace agentlog::internal {
 namespace {

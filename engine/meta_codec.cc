@@ -2,7 +2,7 @@
 #include "engine/meta_codec.h"
 
 #include "agentlog/store_meta_generated.h"
-#include "engine/assert.h"
+#include "base/assert.h"
 #include "engine/frame.h"
 #include "engine/record_codec.h"
 

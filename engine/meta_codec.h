@@ -8,7 +8,7 @@
 
 #include "agentlog/status.h"
 #include "agentlog/store.h"
-#include "engine/crypto.h"
+#include "base/crypto.h"
 
 namespace agentlog::internal {
 

@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "engine/assert.h"
+#include "base/assert.h"
 #include "engine/frame.h"
 #include "engine/keys.h"
 

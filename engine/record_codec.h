@@ -10,7 +10,7 @@
 
 #include "agentlog/record_generated.h"
 #include "agentlog/status.h"
-#include "engine/crypto.h"
+#include "base/crypto.h"
 
 namespace agentlog::internal {
 

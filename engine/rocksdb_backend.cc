@@ -15,7 +15,7 @@
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
-#include "engine/assert.h"
+#include "base/assert.h"
 #include "engine/backend.h"
 #include "engine/rocksdb_files.h"
 #include "engine/rocksdb_info_log.h"

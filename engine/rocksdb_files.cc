@@ -16,7 +16,7 @@
 
 #include <rocksdb/file_system.h>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "engine/table_file_check.h"
 
 namespace agentlog::internal {

@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "agentlog/store.h"
-#include "engine/assert.h"
+#include "base/assert.h"
+#include "base/mutex.h"
 #include "engine/backend.h"
-#include "engine/mutex.h"
 #include "engine/validate.h"
 
 namespace agentlog::fb {

@@ -1,5 +1,5 @@
 // engine/store_open.cc: opening and closing a store.
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "engine/keys.h"
 #include "engine/record_codec.h"
 #include "engine/store_impl.h"

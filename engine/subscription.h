@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "agentlog/store.h"
-#include "engine/mutex.h"
+#include "base/mutex.h"
 #include "engine/store_impl.h"
 
 namespace agentlog::internal {

@@ -5,8 +5,8 @@
 
 #include <xxhash.h>
 
+#include "base/bytes.h"
 #include "engine/crc32c.h"
-#include "engine/little_endian.h"
 
 namespace agentlog::internal {
 namespace {

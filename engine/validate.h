@@ -10,16 +10,10 @@
 #include "agentlog/event.h"
 #include "agentlog/options.h"
 #include "agentlog/status.h"
-#include "engine/crypto.h"
+#include "base/crypto.h"
+#include "base/names.h"
 
 namespace agentlog::internal {
-
-// [A-Za-z0-9._:-]{1,kMaxRunIdBytes}. `what` is "run id" or "session id".
-Status ValidateName(std::string_view name, std::string_view what);
-
-// Text people read (ids, reasons): no NUL, valid UTF-8. `what` names the
-// value in the message. Length limits are the caller's.
-Status ValidateText(const std::string& value, const std::string& what);
 
 // An event after validation: its type and payload hash, computed by the
 // caller's thread so the committer does only what needs ordering.

@@ -8,10 +8,10 @@
 #include <optional>
 #include <unordered_map>
 
-#include "engine/assert.h"
-#include "engine/mutex.h"
+#include "base/assert.h"
+#include "base/mutex.h"
+#include "base/names.h"
 #include "engine/record_codec.h"
-#include "engine/validate.h"
 
 namespace agentlog {
 namespace {

@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "agentlog/run_state.h"
-#include "engine/assert.h"
+#include "base/assert.h"
 
 namespace agentlog {
 namespace {

@@ -17,7 +17,7 @@
 
 #include "agentlog/run_state.h"
 #include "agentlog/run_state_generated.h"
-#include "engine/assert.h"
+#include "base/assert.h"
 
 namespace agentlog {
 namespace {

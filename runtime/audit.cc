@@ -5,8 +5,8 @@
 // built from a history that does not check.
 #include <map>
 
-#include "engine/assert.h"
-#include "engine/crypto.h"
+#include "base/assert.h"
+#include "base/crypto.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/step_rules.h"
 

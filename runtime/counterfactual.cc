@@ -5,7 +5,7 @@
 // fork point before anything is written.
 #include <set>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/step_rules.h"
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <set>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/step_rules.h"
 

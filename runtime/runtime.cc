@@ -2,8 +2,8 @@
 // replaying runs, a person's approval answers, and state reads.
 #include <functional>
 
-#include "engine/crypto.h"
-#include "engine/validate.h"
+#include "base/crypto.h"
+#include "base/names.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/step_rules.h"
 

@@ -13,7 +13,7 @@
 
 #include "agentlog/projector.h"
 #include "agentlog/runtime.h"
-#include "engine/mutex.h"
+#include "base/mutex.h"
 #include "runtime/payloads.h"
 
 namespace agentlog::runtime {

@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <ctime>
 
-#include "engine/assert.h"
-#include "engine/crypto.h"
-#include "engine/keys.h"
+#include "base/assert.h"
+#include "base/bytes.h"
+#include "base/crypto.h"
 
 namespace agentlog {
 

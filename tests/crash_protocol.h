@@ -42,7 +42,7 @@
 #include <vector>
 
 #include "agentlog/agentlog.h"
-#include "engine/crypto.h"
+#include "base/crypto.h"
 
 namespace agentlog::testing::crash {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "engine/store_impl.h"
 #include "store_surgery.h"
 #include "test_util.h"

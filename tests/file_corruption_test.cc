@@ -63,7 +63,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "run_generator.h"
 #include "test_util.h"
 

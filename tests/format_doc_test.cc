@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "engine/frame.h"
 #include "engine/keys.h"
 #include "engine/record_codec.h"

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "engine/store_impl.h"
 #include "fault_backend.h"
 #include "test_util.h"

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "test_util.h"
 
 using namespace agentlog;

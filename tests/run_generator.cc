@@ -3,7 +3,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 
 namespace agentlog::testing {
 

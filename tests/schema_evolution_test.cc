@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "agentlog/record_generated.h"
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "schema_next/next_payloads.h"
 #include "test_util.h"
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "agentlog/run_state.h"
-#include "engine/assert.h"
+#include "base/assert.h"
 #include "engine/store_impl.h"
 #include "tests/run_generator.h"
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "agentlog/run_state.h"
-#include "engine/crypto.h"
+#include "base/crypto.h"
 #include "engine/frame.h"
 #include "engine/keys.h"
 #include "engine/record_codec.h"

@@ -1,9 +1,9 @@
-// engine/mutex.h: a mutex and condition variable that clang's
+// base/mutex.h: a mutex and condition variable that clang's
 // -Wthread-safety analysis understands (as LevelDB's port::Mutex), so every
 // GUARDED_BY is checked at compile time in clang builds. Waits are written
 // as explicit loops, which the analysis can follow (lambdas it cannot).
-#ifndef AGENTLOG_ENGINE_MUTEX_H_
-#define AGENTLOG_ENGINE_MUTEX_H_
+#ifndef AGENTLOG_BASE_MUTEX_H_
+#define AGENTLOG_BASE_MUTEX_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -79,4 +79,4 @@ class CondVar {
 
 }  // namespace agentlog::internal
 
-#endif  // AGENTLOG_ENGINE_MUTEX_H_
+#endif  // AGENTLOG_BASE_MUTEX_H_

@@ -1,10 +1,10 @@
-// engine/crypto.cc: thin wrappers; the algorithms are OpenSSL's and xxHash's.
-#include "engine/crypto.h"
+// base/crypto.cc: thin wrappers; the algorithms are OpenSSL's and xxHash's.
+#include "base/crypto.h"
 
 #include <openssl/evp.h>
 #include <xxhash.h>
 
-#include "engine/assert.h"
+#include "base/assert.h"
 
 namespace agentlog::internal {
 

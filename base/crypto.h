@@ -1,9 +1,9 @@
-// engine/crypto.h: the cryptographic hash (SHA-256, OpenSSL libcrypto) and
+// base/crypto.h: the cryptographic hash (SHA-256, OpenSSL libcrypto) and
 // the fast checksum (XXH3-64, xxHash). Two jobs, two hashes: the checksum
 // catches accidental damage on every read; SHA-256 resists deliberate edits
 // in the payload hash and the chain.
-#ifndef AGENTLOG_ENGINE_CRYPTO_H_
-#define AGENTLOG_ENGINE_CRYPTO_H_
+#ifndef AGENTLOG_BASE_CRYPTO_H_
+#define AGENTLOG_BASE_CRYPTO_H_
 
 #include <array>
 #include <cstdint>
@@ -26,4 +26,4 @@ std::optional<std::string> HexDecode(std::string_view hex);
 
 }  // namespace agentlog::internal
 
-#endif  // AGENTLOG_ENGINE_CRYPTO_H_
+#endif  // AGENTLOG_BASE_CRYPTO_H_

@@ -1,10 +1,10 @@
-// engine/assert.h: invariants that, when broken, mean a bug in agentlog.
+// base/assert.h: invariants that, when broken, mean a bug in agentlog.
 //
 // Operating errors (I/O, corruption, bad input) are Status values. A broken
 // AGENTLOG_ASSERT is a programmer error: continuing could write a wrong
 // record, so the process stops with the condition and where it failed.
-#ifndef AGENTLOG_ENGINE_ASSERT_H_
-#define AGENTLOG_ENGINE_ASSERT_H_
+#ifndef AGENTLOG_BASE_ASSERT_H_
+#define AGENTLOG_BASE_ASSERT_H_
 
 #include <cstdio>
 #include <cstdlib>
@@ -28,4 +28,4 @@ namespace agentlog::internal {
   } while (0)
 #endif
 
-#endif  // AGENTLOG_ENGINE_ASSERT_H_
+#endif  // AGENTLOG_BASE_ASSERT_H_
