@@ -50,6 +50,16 @@ Status ValidateName(std::string_view name, std::string_view what) {
   return Status::OK();
 }
 
+std::string RunName(std::string_view run_id) { return "run \"" + std::string(run_id) + "\""; }
+
+std::string RecordName(std::string_view run_id, uint64_t sequence) {
+  std::string name = "run \"";
+  name.append(run_id);
+  name += "\" event ";
+  name += std::to_string(sequence);
+  return name;
+}
+
 Status ValidateText(const std::string& value, const std::string& what) {
   if (value.find('\0') != std::string::npos) return Status::InvalidArgument(what + " contains a NUL byte");
   // REQUIRES of FromUTF8: a NUL-terminated buffer (it may look one byte on).

@@ -4,6 +4,7 @@
 #ifndef AGENTLOG_BASE_NAMES_H_
 #define AGENTLOG_BASE_NAMES_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,11 @@ namespace agentlog::internal {
 
 // [A-Za-z0-9._:-]{1,kMaxRunIdBytes}. `what` is "run id" or "session id".
 Status ValidateName(std::string_view name, std::string_view what);
+
+// "run \"deploy-42\"", for messages.
+std::string RunName(std::string_view run_id);
+// "run \"r1\" event 7", for messages.
+std::string RecordName(std::string_view run_id, uint64_t sequence);
 
 // Text people read (ids, reasons): no NUL, valid UTF-8. `what` names the
 // value in the message. Length limits are the caller's.

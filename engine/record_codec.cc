@@ -132,15 +132,7 @@ std::string EncodeTombstone(const Envelope& envelope, const Hash& chain_hash) {
   return BuildRecord(envelope, chain_hash, {}, /*payload_removed=*/true);
 }
 
-std::string RunName(std::string_view run_id) { return "run \"" + std::string(run_id) + "\""; }
 
-std::string RecordName(std::string_view run_id, uint64_t sequence) {
-  std::string name = "run \"";
-  name.append(run_id);
-  name += "\" event ";
-  name += std::to_string(sequence);
-  return name;
-}
 
 Status CheckRecord(std::string_view frame, std::string_view run_id, uint64_t sequence,
                    const fb::Record** record) {

@@ -11,6 +11,7 @@
 #include "agentlog/record_generated.h"
 #include "agentlog/status.h"
 #include "base/crypto.h"
+#include "base/names.h"
 
 namespace agentlog::internal {
 
@@ -46,11 +47,6 @@ std::string EncodeRecord(const Envelope& envelope, const Hash& chain_hash,
 // envelope field, the payload hash and the chain hash kept, payload_state
 // Removed and the payload field absent (record_format.md, "Chain").
 std::string EncodeTombstone(const Envelope& envelope, const Hash& chain_hash);
-
-// "run \"r1\" event 7", for messages.
-std::string RecordName(std::string_view run_id, uint64_t sequence);
-// "run \"deploy-42\"", for messages.
-std::string RunName(std::string_view run_id);
 
 // Checks everything a read can check without other records: frame checksum,
 // the FlatBuffers verifier over the envelope and the nested payload, the run

@@ -11,7 +11,6 @@
 #include "base/assert.h"
 #include "base/mutex.h"
 #include "base/names.h"
-#include "engine/record_codec.h"
 
 namespace agentlog {
 namespace {

@@ -9,12 +9,6 @@
 
 #include <flatbuffers/idl.h>
 
-namespace agentlog::internal {
-// Defined in the library, generated at build time from schema/events.fbs by
-// schema/embed_schema.cmake: the schema text the payloads were written with.
-std::string_view EventsSchemaText();
-}  // namespace agentlog::internal
-
 namespace agentlog_tools {
 namespace {
 
@@ -63,7 +57,7 @@ EventRenderer::EventRenderer() {
   options.output_default_scalars_in_json = true;  // show confirmation: SafeReadonly too
   options.indent_step = -1;                       // one line
   parser_ = std::make_unique<flatbuffers::Parser>(options);
-  const std::string schema(agentlog::internal::EventsSchemaText());
+  const std::string schema(agentlog::EventsSchemaText());
   if (schema.empty()) SchemaBug("is empty");
   if (!parser_->Parse(schema.c_str())) SchemaBug("does not parse: " + parser_->error_);
   if (!parser_->SetRootType("Event")) SchemaBug("has no table Event");

@@ -37,6 +37,10 @@ using EventType = uint16_t;
 std::string EventTypeName(EventType type);
 // The highest event type this build knows.
 constexpr EventType kMaxKnownEventType = static_cast<EventType>(fb::Body_MAX);
+// The text of schema/events.fbs this build writes and reads payloads with:
+// a flatbuffers::Parser given it renders any payload as JSON (the agentlog
+// tool's `log` does) without a printer per event type.
+std::string_view EventsSchemaText();
 
 // One event to append.
 struct EventInput {
