@@ -2,10 +2,6 @@
 // expected, what was found, and what to do.
 #include "engine/validate.h"
 
-#include <cstring>
-
-#include <flatbuffers/util.h>
-
 #include "base/assert.h"
 #include "engine/keys.h"
 #include "engine/record_codec.h"
