@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -426,17 +427,22 @@ Status StoreFiles::Lock() {
 
 namespace {
 
-// The process holding a POSIX write lock on `path`, from the kernel's lock
-// table (/proc/locks): 0 if none, or if it cannot be told. Looking there,
-// rather than probing the lock, neither takes the lock from a writer that
-// is starting nor opens the file (closing any descriptor of a file drops
-// this process's own locks on it).
-long LockHolder(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return 0;
-  char wanted[64];
-  std::snprintf(wanted, sizeof(wanted), "%02x:%02x:%llu", major(info.st_dev), minor(info.st_dev),
-                static_cast<unsigned long long>(info.st_ino));
+// The process holding a POSIX write lock on any of `paths`, from one read
+// of the kernel's lock table (/proc/locks): 0 if none, or if it cannot be
+// told. Looking there, rather than probing the lock, neither takes the
+// lock from a writer that is starting nor opens the file (closing any
+// descriptor of a file drops this process's own locks on it).
+long LockHolder(std::initializer_list<std::string> paths) {
+  std::vector<std::string> wanted;
+  for (const std::string& path : paths) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) continue;
+    char id[64];
+    std::snprintf(id, sizeof(id), "%02x:%02x:%llu", major(info.st_dev), minor(info.st_dev),
+                  static_cast<unsigned long long>(info.st_ino));
+    wanted.emplace_back(id);
+  }
+  if (wanted.empty()) return 0;
   std::ifstream locks("/proc/locks");
   for (std::string line; std::getline(locks, line);) {
     std::istringstream fields(line);
@@ -444,7 +450,7 @@ long LockHolder(const std::string& path) {
     fields >> number >> kind;
     if (kind == "->") continue;  // "N: -> POSIX ...": a process waiting for the lock, not holding it
     fields >> advisory >> mode >> pid >> file;
-    if (mode != "WRITE" || file != wanted) continue;
+    if (mode != "WRITE" || std::find(wanted.begin(), wanted.end(), file) == wanted.end()) continue;
     return std::strtol(pid.c_str(), nullptr, 10);
   }
   return 0;
@@ -456,8 +462,7 @@ Status StoreFiles::RefuseIfWritten() {
   // An agentlog writer holds kWriterLockFile from before its open checks
   // to after its close; RocksDB's LOCK also shows a writer that is not
   // agentlog's.
-  long holder = LockHolder(PathOf(kWriterLockFile));
-  if (holder == 0) holder = LockHolder(PathOf("LOCK"));
+  const long holder = LockHolder({PathOf(kWriterLockFile), PathOf("LOCK")});
   if (holder == 0) return Status::OK();
   return Status::IOError("the store at \"" + dir_ + "\" is open for writing in process " + std::to_string(holder) +
                          (holder == static_cast<long>(::getpid()) ? " (this one)" : "") +

@@ -95,6 +95,14 @@ std::string LargestLog(const std::string& dir) {
 // What every acknowledged append wrote: run -> payloads by sequence.
 using Acknowledged = std::map<std::string, std::vector<std::string>>;
 
+// Options with `clock` and the fault-injecting file system `fs`.
+Options OptionsWith(Clock* clock, std::shared_ptr<PowerLossFileSystem> fs) {
+  Options options;
+  options.clock = clock;
+  options.file_system = std::move(fs);
+  return options;
+}
+
 // A store at `dir` whose run "r" holds one event ("one"), closed cleanly.
 void CloseAStoreOfOne(const std::string& dir, Clock* clock, Options options = Options()) {
   auto store = OpenStore(dir, clock, options);
@@ -404,9 +412,7 @@ TEST_CASE("OpenChecks.AWritingOpenRocksDbFailsKeepsTheMarker", "[openchecks]") {
     TempDir dir;
     ManualClock clock(kStartUs);
     auto fs = std::make_shared<PowerLossFileSystem>();
-    Options options;
-    options.clock = &clock;
-    options.file_system = fs;
+    const Options options = OptionsWith(&clock, fs);
     CloseAStoreOfOne(dir.path(), &clock, options);
     const std::string marker = ReadFile(dir.Sub("AGENTLOG_CLOSED"));
     fs->SetFault(PowerLossFileSystem::Fault::kNoSpace, after, "MANIFEST");
@@ -442,9 +448,7 @@ TEST_CASE("ReadOnly.OpensAStoreOnAReadOnlyDisk", "[readonly]") {
   TempDir dir;
   ManualClock clock(kStartUs);
   auto fs = std::make_shared<PowerLossFileSystem>();
-  Options options;
-  options.clock = &clock;
-  options.file_system = fs;
+  const Options options = OptionsWith(&clock, fs);
   CloseAStoreOfOne(dir.path(), &clock, options);
   fs->SetFault(PowerLossFileSystem::Fault::kReadOnly);
   CHECK(Store::Open(options, dir.path()).status().IsIOError());
