@@ -20,6 +20,14 @@ using internal::RunName;
 constexpr size_t kFoldPage = 1000;      // events read per ReadRun while folding
 constexpr size_t kRetentionPage = 1000; // snapshots listed at a time by retention
 
+// A state being folded forward: the state, the event it is as of, and the
+// run's status there (if known). Fold moves it; it owns nothing.
+struct Cursor {
+  ProjectionState* state = nullptr;
+  uint64_t sequence = 0;
+  std::optional<RunStatus> status;
+};
+
 // Where a fold starts: a state and the sequence it is as of.
 struct Start {
   std::unique_ptr<ProjectionState> state;
@@ -27,6 +35,12 @@ struct Start {
   uint64_t snapshot_sequence = 0;
   uint64_t events_folded = 0;       // to reach it (a fork's: its parent's fold)
   std::optional<RunStatus> status;  // the run's status at `sequence`, if known
+
+  Cursor cursor() { return Cursor{state.get(), sequence, status}; }
+  void MoveTo(const Cursor& cursor) {
+    sequence = cursor.sequence;
+    status = cursor.status;
+  }
 };
 
 constexpr size_t kSnapshotPage = 64;  // snapshot candidates listed at a time (metadata only)
@@ -51,6 +65,11 @@ class ProjectorImpl final : public Projector {
   Status CatchUp(std::string_view run_id) override;
   Result<AppendResult> Append(std::string_view run_id, std::span<const EventInput> events,
                               const AppendOptions& options) override;
+  Result<AppendResult> AppendAndFold(std::string_view run_id, std::span<const EventInput> events,
+                                     const AppendOptions& options, std::string_view projection,
+                                     ProjectionState* state) override;
+  Result<uint64_t> FoldForward(std::string_view run_id, std::string_view projection, uint64_t sequence,
+                               ProjectionState* state) override;
   Status StartBackground() override;
   Status StopBackground() override;
   ProjectorStats stats() const override;
@@ -62,6 +81,7 @@ class ProjectorImpl final : public Projector {
     uint64_t sequence = 0;
     std::unique_ptr<ProjectionState> state;
     std::optional<RunStatus> status;
+    uint64_t fork_sequence = 0;  // the run's (it never changes)
   };
 
   Result<std::shared_ptr<const Projection>> Find(std::string_view name);
@@ -88,11 +108,24 @@ class ProjectorImpl final : public Projector {
                      std::unique_ptr<ProjectionState>* state, Status* error);
   // A fork's parent; Corruption if it is gone (the engine's lineage rule).
   Result<RunInfo> LoadParent(const RunInfo& run);
-  // Applies events (start->sequence, to] to start->state. `on_event`, if
+  // Applies events (at->sequence, to] to *at->state. `on_event`, if
   // set, is called before and after each event (CatchUp's policy).
   using EventHook = std::function<Status(const Event& event, bool applied, const ProjectionState& state)>;
-  Status Fold(std::string_view run_id, const Projection& projection, Start* start, uint64_t to,
+  Status Fold(std::string_view run_id, const Projection& projection, Cursor* at, uint64_t to,
               uint64_t* folded, const EventHook& on_event);
+  // Folds *at up to `to` as CatchUp does: writing the snapshots the policy
+  // selects on the way, then applying retention. `from_stored`: the state
+  // at at->sequence is stored already (a snapshot, the fork point, none).
+  Status FoldWithPolicy(std::string_view run_id, const Projection& projection, Cursor* at, uint64_t to,
+                        bool from_stored);
+  // What the cache knows of a run without its state: the event the state
+  // is of, the run's status there and its fork sequence.
+  struct CachedRun {
+    uint64_t sequence = 0;
+    std::optional<RunStatus> status;
+    uint64_t fork_sequence = 0;
+  };
+  std::optional<CachedRun> CachedRunOf(std::string_view run_id, const Projection& projection);
   Status ApplyOne(const Projection& projection, ProjectionState& state, const Event& event);
   // Every snapshot of the run's `projection`, metadata only, oldest first.
   Result<std::vector<SnapshotEntry>> AllSnapshots(std::string_view run_id, const Projection& projection);
@@ -103,7 +136,8 @@ class ProjectorImpl final : public Projector {
   Status CatchUpOne(const RunInfo& run, const Projection& projection);
   Status Retain(std::string_view run_id, const Projection& projection);
   void Remember(std::string_view run_id, const Projection& projection, uint64_t sequence,
-                std::unique_ptr<ProjectionState> state, std::optional<RunStatus> status);
+                std::unique_ptr<ProjectionState> state, std::optional<RunStatus> status,
+                uint64_t fork_sequence);
   void Count(uint64_t ProjectorStats::*counter, uint64_t amount) {
     internal::MutexLock lock(&mu_);
     stats_.*counter += amount;
@@ -161,11 +195,11 @@ Status ProjectorImpl::ApplyOne(const Projection& projection, ProjectionState& st
   return Status::OK();
 }
 
-Status ProjectorImpl::Fold(std::string_view run_id, const Projection& projection, Start* start,
+Status ProjectorImpl::Fold(std::string_view run_id, const Projection& projection, Cursor* at,
                            uint64_t to, uint64_t* folded, const EventHook& on_event) {
-  while (start->sequence < to) {
+  while (at->sequence < to) {
     ReadOptions read;
-    read.from_sequence = start->sequence + 1;
+    read.from_sequence = at->sequence + 1;
     read.to_sequence = to;
     read.limit = kFoldPage;
     auto events = store_->ReadRun(run_id, read);
@@ -175,18 +209,18 @@ Status ProjectorImpl::Fold(std::string_view run_id, const Projection& projection
                                 " although its head is " + std::to_string(to) + "; run agentlog verify");
     }
     for (const Event& event : *events) {
-      AGENTLOG_ASSERT(event.sequence() == start->sequence + 1);
+      AGENTLOG_ASSERT(event.sequence() == at->sequence + 1);
       if (on_event) {
-        Status status = on_event(event, false, *start->state);
+        Status status = on_event(event, false, *at->state);
         if (!status.ok()) return status;
       }
-      Status status = ApplyOne(projection, *start->state, event);
+      Status status = ApplyOne(projection, *at->state, event);
       if (!status.ok()) return status;
-      start->sequence = event.sequence();
-      if (auto next = StatusAfterEvent(event.type())) start->status = *next;
+      at->sequence = event.sequence();
+      if (auto next = StatusAfterEvent(event.type())) at->status = *next;
       ++*folded;
       if (on_event) {
-        status = on_event(event, true, *start->state);
+        status = on_event(event, true, *at->state);
         if (!status.ok()) return status;
       }
     }
@@ -333,7 +367,8 @@ Result<std::unique_ptr<ProjectionState>> ProjectorImpl::StateAtRun(const RunInfo
   if (!start.ok()) return start.status();
   out->snapshot_sequence = start->snapshot_sequence;
   out->events_folded = start->events_folded;
-  Status status = Fold(run.run_id, projection, &*start, sequence, &out->events_folded, nullptr);
+  Cursor at = start->cursor();
+  Status status = Fold(run.run_id, projection, &at, sequence, &out->events_folded, nullptr);
   if (!status.ok()) return status;
   out->sequence = sequence;
   return std::move(start->state);
@@ -409,37 +444,42 @@ Result<std::vector<RunStateAt>> ProjectorImpl::StatesAtTime(std::string_view pro
 }
 
 void ProjectorImpl::Remember(std::string_view run_id, const Projection& projection, uint64_t sequence,
-                             std::unique_ptr<ProjectionState> state, std::optional<RunStatus> status) {
+                             std::unique_ptr<ProjectionState> state, std::optional<RunStatus> status,
+                             uint64_t fork_sequence) {
   internal::MutexLock lock(&mu_);
   const std::string key = CacheKey(run_id, projection);
   auto it = cache_.find(key);
   if (it != cache_.end()) {
     if (it->second.sequence > sequence) return;  // a concurrent CatchUp got further
-    it->second = Cached{sequence, std::move(state), status};
+    it->second = Cached{sequence, std::move(state), status, fork_sequence};
     return;
   }
   if (options_.max_cached_states == 0) return;
   // Bounded: evict an arbitrary entry; a miss costs a snapshot read.
   if (cache_.size() >= options_.max_cached_states) cache_.erase(cache_.begin());
-  cache_.emplace(key, Cached{sequence, std::move(state), status});
+  cache_.emplace(key, Cached{sequence, std::move(state), status, fork_sequence});
 }
 
-Status ProjectorImpl::CatchUpOne(const RunInfo& run, const Projection& projection) {
-  auto start = FindStart(run, projection, run.head_sequence, nullptr, 0);
-  if (!start.ok()) return start.status();
+std::optional<ProjectorImpl::CachedRun> ProjectorImpl::CachedRunOf(std::string_view run_id,
+                                                                  const Projection& projection) {
+  internal::MutexLock lock(&mu_);
+  auto it = cache_.find(CacheKey(run_id, projection));
+  if (it == cache_.end()) return std::nullopt;
+  return CachedRun{it->second.sequence, it->second.status, it->second.fork_sequence};
+}
+
+Status ProjectorImpl::FoldWithPolicy(std::string_view run_id, const Projection& projection, Cursor* at,
+                                     uint64_t to, bool from_stored) {
   const SnapshotPolicy& policy = options_.policy;
-  const uint64_t from = start->sequence;
-  // Whether the state at `from` is already stored: a snapshot start is, a
-  // cached or initial one is not (and a fork's fork point never is).
-  const bool from_stored = from == 0 || from == start->snapshot_sequence || from <= run.fork_sequence;
+  const uint64_t from = at->sequence;
   uint64_t written = 0;
   auto put = [&](uint64_t sequence, const ProjectionState& state) {
     if (!options_.use_snapshots) return Status::OK();
     ++written;
-    return store_->PutSnapshot(run.run_id, projection.name(), projection.version(), sequence,
+    return store_->PutSnapshot(run_id, projection.name(), projection.version(), sequence,
                                state.Encode(), options_.snapshot_durability);
   };
-  std::optional<RunStatus> status = start->status;
+  std::optional<RunStatus> status = at->status;
   auto hook = [&](const Event& event, bool applied, const ProjectionState& state) -> Status {
     const uint64_t sequence = event.sequence();
     const EventType type = event.type();
@@ -462,14 +502,25 @@ Status ProjectorImpl::CatchUpOne(const RunInfo& run, const Projection& projectio
     return take ? put(sequence, state) : Status::OK();
   };
   uint64_t folded = 0;
-  Status result = Fold(run.run_id, projection, &*start, run.head_sequence, &folded, hook);
+  Status result = Fold(run_id, projection, at, to, &folded, hook);
   if (!result.ok()) return result;
   Count(&ProjectorStats::snapshots_written, written);
-  if (written > 0) {
-    result = Retain(run.run_id, projection);
-    if (!result.ok()) return result;
-  }
-  Remember(run.run_id, projection, start->sequence, std::move(start->state), start->status);
+  return written > 0 ? Retain(run_id, projection) : Status::OK();
+}
+
+Status ProjectorImpl::CatchUpOne(const RunInfo& run, const Projection& projection) {
+  auto start = FindStart(run, projection, run.head_sequence, nullptr, 0);
+  if (!start.ok()) return start.status();
+  // Whether the state at the start is already stored: a snapshot start is, a
+  // cached or initial one is not (and a fork's fork point never is).
+  const uint64_t from = start->sequence;
+  const bool from_stored = from == 0 || from == start->snapshot_sequence || from <= run.fork_sequence;
+  Cursor at = start->cursor();
+  Status result = FoldWithPolicy(run.run_id, projection, &at, run.head_sequence, from_stored);
+  if (!result.ok()) return result;
+  start->MoveTo(at);
+  Remember(run.run_id, projection, start->sequence, std::move(start->state), start->status,
+           run.fork_sequence);
   return Status::OK();
 }
 
@@ -527,6 +578,77 @@ Result<AppendResult> ProjectorImpl::Append(std::string_view run_id, std::span<co
   Status status = CatchUp(run_id);
   if (!status.ok()) return status;
   return appended;
+}
+
+Result<AppendResult> ProjectorImpl::AppendAndFold(std::string_view run_id, std::span<const EventInput> events,
+                                                  const AppendOptions& options, std::string_view projection_name,
+                                                  ProjectionState* state) {
+  AGENTLOG_ASSERT(state != nullptr);
+  if (!options.expected_head.has_value()) {
+    return Status::InvalidArgument("AppendAndFold: AppendOptions::expected_head must name the event "
+                                   "the state is as of");
+  }
+  if (!options.idempotency_key.empty()) {
+    // A repeat would append nothing and leave the state behind the head.
+    return Status::InvalidArgument("AppendAndFold folds what it appends: use Append for an idempotent append");
+  }
+  auto found = Find(projection_name);
+  if (!found.ok()) return found.status();
+  const Projection& projection = **found;
+  const uint64_t from = *options.expected_head;
+  const std::optional<CachedRun> cached = CachedRunOf(run_id, projection);
+  auto appended = store_->Append(run_id, events, options);
+  if (!appended.ok()) return appended;
+  std::optional<uint64_t> fork_sequence;
+  if (cached.has_value()) fork_sequence = cached->fork_sequence;
+  if (!fork_sequence.has_value()) {
+    auto run = store_->GetRun(run_id);
+    if (!run.ok()) return run.status();
+    fork_sequence = run->fork_sequence;
+  }
+  // The caller's state is no snapshot, so the state before a leading
+  // ToolStarted is stored as CatchUp stores it from a cached state.
+  Cursor at{state, from, std::nullopt};
+  if (cached.has_value() && cached->sequence == from) at.status = cached->status;
+  Status status = FoldWithPolicy(run_id, projection, &at, appended->last_sequence,
+                                 from == 0 || from <= *fork_sequence);
+  if (!status.ok()) return status;
+  Remember(run_id, projection, at.sequence, state->Clone(), at.status, *fork_sequence);
+  // Any other projection catches up as Append has it do.
+  std::vector<std::shared_ptr<const Projection>> others;
+  {
+    internal::MutexLock lock(&mu_);
+    for (const auto& [name, registered] : projections_) {
+      if (registered.get() != &projection) others.push_back(registered);
+    }
+  }
+  if (others.empty()) return appended;
+  auto run = store_->GetRun(run_id);
+  if (!run.ok()) return run.status();
+  for (const auto& other : others) {
+    if (Status caught = CatchUpOne(*run, *other); !caught.ok()) return caught;
+  }
+  return appended;
+}
+
+Result<uint64_t> ProjectorImpl::FoldForward(std::string_view run_id, std::string_view projection_name,
+                                            uint64_t sequence, ProjectionState* state) {
+  AGENTLOG_ASSERT(state != nullptr);
+  auto found = Find(projection_name);
+  if (!found.ok()) return found.status();
+  for (;;) {
+    ReadOptions read;
+    read.from_sequence = sequence + 1;
+    read.limit = kFoldPage;
+    auto events = store_->ReadRun(run_id, read);
+    if (!events.ok()) return events.status();
+    for (const Event& event : *events) {
+      AGENTLOG_ASSERT(event.sequence() == sequence + 1);
+      if (Status status = ApplyOne(**found, *state, event); !status.ok()) return status;
+      sequence = event.sequence();
+    }
+    if (events->size() < read.limit) return sequence;
+  }
 }
 
 Status ProjectorImpl::StartBackground() {
@@ -615,7 +737,9 @@ Status ProjectorImpl::VerifySnapshots(std::string_view run_id, std::string_view 
                                 " event " + std::to_string(entry.sequence) + " is past the run's head " +
                                 std::to_string(run->head_sequence));
     }
-    Status status = Fold(run_id, projection, &fold, entry.sequence, &counted.events_folded, nullptr);
+    Cursor at = fold.cursor();
+    Status status = Fold(run_id, projection, &at, entry.sequence, &counted.events_folded, nullptr);
+    fold.MoveTo(at);
     if (!status.ok()) return status;
     status = CompareSnapshot(run_id, projection, entry, *fold.state);
     if (!status.ok()) return status;

@@ -1,13 +1,17 @@
 // runtime/run_handle.cc: one worker's hold on one run (or a replay's view).
 //
-// Every write goes through Write(): it carries the lease epoch (so a worker
-// that was taken over is Fenced and writes nothing), then the handle folds
-// what the log now holds (its own events and anyone else's, e.g. a
-// person's grant) into its state. Checks run against that state before each
-// write; a refused call writes nothing.
+// Every call runs through Attempt(): its checks run against the handle's
+// state, and its one write goes through Write(), which carries the lease
+// epoch (so a worker that was taken over is Fenced and writes nothing) and
+// the head the state is as of (so a write checked against an old state --
+// a person's grant came in meanwhile -- is refused with Conflict, and
+// Attempt folds the new events and checks again). The projector folds the
+// appended events into the handle's state as it reads them back, once; a
+// refused call writes nothing.
 #include <algorithm>
 #include <set>
 
+#include "base/assert.h"
 #include "base/crypto.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/step_rules.h"
@@ -16,6 +20,9 @@ namespace agentlog::runtime {
 namespace {
 
 using S = RunState::StepStatus;
+
+// Calls Attempt runs again after other writers moved the run's head.
+constexpr int kMaxAttempts = 100;
 
 class RunHandleImpl final : public RunHandle {
  public:
@@ -37,113 +44,124 @@ class RunHandleImpl final : public RunHandle {
 
   Status StartTurn(std::string_view turn_id, std::string_view message_text,
                    std::string_view normalized_command) override {
-    if (Status s = Prepare("StartTurn"); !s.ok()) return s;
-    if (turn_id.empty()) return Status::InvalidArgument("StartTurn: empty turn id");
-    if (state().FindTurn(turn_id) != nullptr) {
-      return Status::InvalidArgument("StartTurn: run " + run_id_ + " already has turn " +
-                                     std::string(turn_id));
-    }
-    if (const RunState::Turn* open = OpenTurn(); open != nullptr) {
-      return Status::InvalidArgument("StartTurn: turn " + open->id + " of run " + run_id_ +
-                                     " is still open; complete or fail it first");
-    }
-    // The next turn's plan replaces this one: what still needs undoing
-    // would drop out of sight.
-    if (const std::vector<std::string> owed = StepsNeedingCompensation(state()); !owed.empty()) {
-      return Status::InvalidArgument("StartTurn: step " + owed.front() + " of turn " +
-                                     state().current_turn_id + " of run " + run_id_ +
-                                     " failed after its effect may have happened; "
-                                     "RecordCompensation first");
-    }
-    Envelope e = Agent("");  // the agent records what the user asked
-    e.turn_id = std::string(turn_id);
-    return Write({TurnStartedEvent(e, message_text, normalized_command, session_id_)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("StartTurn"); !s.ok()) return s;
+      if (turn_id.empty()) return Status::InvalidArgument("StartTurn: empty turn id");
+      if (state().FindTurn(turn_id) != nullptr) {
+        return Status::InvalidArgument("StartTurn: run " + run_id_ + " already has turn " +
+                                       std::string(turn_id));
+      }
+      if (const RunState::Turn* open = OpenTurn(); open != nullptr) {
+        return Status::InvalidArgument("StartTurn: turn " + open->id + " of run " + run_id_ +
+                                       " is still open; complete or fail it first");
+      }
+      // The next turn's plan replaces this one: what still needs undoing
+      // would drop out of sight.
+      if (const std::vector<std::string> owed = StepsNeedingCompensation(state()); !owed.empty()) {
+        return Status::InvalidArgument("StartTurn: step " + owed.front() + " of turn " +
+                                       state().current_turn_id + " of run " + run_id_ +
+                                       " failed after its effect may have happened; "
+                                       "RecordCompensation first");
+      }
+      Envelope e = Agent("");  // the agent records what the user asked
+      e.turn_id = std::string(turn_id);
+      return Write({TurnStartedEvent(e, message_text, normalized_command, session_id_)});
+    });
   }
 
   Status Plan(std::span<const StepSpec> steps) override {
-    if (Status s = Prepare("Plan"); !s.ok()) return s;
-    if (Status s = CheckPlan("Plan", steps); !s.ok()) return s;
-    if (!state().plan.empty()) {
-      return Status::InvalidArgument("Plan: turn " + state().current_turn_id +
-                                     " already has a plan; use RevisePlan");
-    }
-    const Envelope e = Agent("");
-    std::vector<EventInput> events{TurnPlannedEvent(e, static_cast<uint32_t>(steps.size()))};
-    uint32_t ordinal = 0;
-    for (const StepSpec& step : steps) {
-      events.push_back(PlanItemAddedEvent(Agent(step.id), step, ++ordinal));
-    }
-    return Write(std::move(events));
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("Plan"); !s.ok()) return s;
+      if (Status s = CheckPlan("Plan", steps); !s.ok()) return s;
+      if (!state().plan.empty()) {
+        return Status::InvalidArgument("Plan: turn " + state().current_turn_id +
+                                       " already has a plan; use RevisePlan");
+      }
+      const Envelope e = Agent("");
+      std::vector<EventInput> events{TurnPlannedEvent(e, static_cast<uint32_t>(steps.size()))};
+      uint32_t ordinal = 0;
+      for (const StepSpec& step : steps) {
+        events.push_back(PlanItemAddedEvent(Agent(step.id), step, ++ordinal));
+      }
+      return Write(std::move(events));
+    });
   }
 
   Status RevisePlan(std::string_view reason, std::span<const StepSpec> steps) override {
-    if (Status s = Prepare("RevisePlan"); !s.ok()) return s;
-    if (Status s = CheckPlan("RevisePlan", steps); !s.ok()) return s;
-    if (reason.empty()) return Status::InvalidArgument("RevisePlan: give the reason for the change");
-    return Write({PlanRevisedEvent(Agent(""), reason, steps)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("RevisePlan"); !s.ok()) return s;
+      if (Status s = CheckPlan("RevisePlan", steps); !s.ok()) return s;
+      if (reason.empty()) return Status::InvalidArgument("RevisePlan: give the reason for the change");
+      return Write({PlanRevisedEvent(Agent(""), reason, steps)});
+    });
   }
 
   Status CompleteTurn(std::string_view output_text) override {
-    if (Status s = Prepare("CompleteTurn"); !s.ok()) return s;
-    if (OpenTurn() == nullptr) return NoOpenTurn("CompleteTurn");
-    if (Status s = NoneRunning("CompleteTurn"); !s.ok()) return s;
-    return Write({TurnCompletedEvent(Agent(""), output_text)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("CompleteTurn"); !s.ok()) return s;
+      if (OpenTurn() == nullptr) return NoOpenTurn("CompleteTurn");
+      if (Status s = NoneRunning("CompleteTurn"); !s.ok()) return s;
+      return Write({TurnCompletedEvent(Agent(""), output_text)});
+    });
   }
 
   Status FailTurn(std::string_view error) override {
-    if (Status s = Prepare("FailTurn"); !s.ok()) return s;
-    if (OpenTurn() == nullptr) return NoOpenTurn("FailTurn");
-    if (error.empty()) return Status::InvalidArgument("FailTurn: give the error");
-    if (Status s = NoneRunning("FailTurn"); !s.ok()) return s;
-    return Write({TurnFailedEvent(Agent(""), error)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("FailTurn"); !s.ok()) return s;
+      if (OpenTurn() == nullptr) return NoOpenTurn("FailTurn");
+      if (error.empty()) return Status::InvalidArgument("FailTurn: give the error");
+      if (Status s = NoneRunning("FailTurn"); !s.ok()) return s;
+      return Write({TurnFailedEvent(Agent(""), error)});
+    });
   }
 
   Result<StepOutcome> BeginStep(std::string_view step_id) override {
-    if (Status s = Refresh(); !s.ok()) return s;
-    const RunState::PlanItem* item = state().FindPlanItem(step_id);
-    if (item == nullptr || !item->planned) {
-      return Status::NotFound("run " + run_id_ + " has no step " + std::string(step_id) +
-                              " in its current plan");
-    }
-    const int64_t now = replay_ ? state().last_timestamp_us : runtime_->Now();
-    StepOutcome out = EvaluateStep(state(), *item, now);
-    out.call.run_id = run_id_;
-    if (out.action == StepAction::kCompleted) {
-      Result<std::string> output = runtime_->RecordedOutput(state(), *item);
-      if (!output.ok()) return output.status();
-      out.output = std::move(output.value());
+    return Attempt([&]() -> Result<StepOutcome> {
+      const RunState::PlanItem* item = state().FindPlanItem(step_id);
+      if (item == nullptr || !item->planned) {
+        return Status::NotFound("run " + run_id_ + " has no step " + std::string(step_id) +
+                                " in its current plan");
+      }
+      const int64_t now = replay_ ? state().last_timestamp_us : runtime_->Now();
+      StepOutcome out = EvaluateStep(state(), *item, now);
+      out.call.run_id = run_id_;
+      if (out.action == StepAction::kCompleted) {
+        Result<std::string> output = runtime_->RecordedOutput(state(), *item);
+        if (!output.ok()) return output.status();
+        out.output = std::move(output.value());
+        return out;
+      }
+      // An in-doubt answer tells the caller to call the tool without a write
+      // that the store would fence: check the lease here, or a worker that
+      // was taken over would call the tool alongside the new holder.
+      if (out.action == StepAction::kInDoubt && !replay_) {
+        if (Status s = CheckLease("BeginStep"); !s.ok()) return s;
+      }
+      if (out.action != StepAction::kRun) return out;
+      if (replay_) {
+        return Status::NotFound("replay of run " + run_id_ + " at event " +
+                                std::to_string(state().last_sequence) + ": step " + item->id +
+                                " has no recorded outcome (it would start attempt " +
+                                std::to_string(out.call.attempt) +
+                                "); a replay serves outputs from the log and never calls a tool");
+      }
+      if (OpenTurn() == nullptr) return NoOpenTurn("BeginStep");
+      if (Status s = BudgetError(state(), created_us_, now); !s.ok()) return InRun(run_id_, s);
+      out.call.idempotency_key = StepIdempotencyKey(run_id_, state().current_turn_id, item->id,
+                                                    item->tool, out.call.arguments_json);
+      Envelope e = Agent(item->id);
+      // The step's cost first: ToolStarted ends the append, so a fork at a
+      // ToolStarted (Counterfactual) keeps the whole append.
+      std::vector<EventInput> events;
+      if (state().budget.max_steps != 0 || state().budget.max_wall_time_ms != 0 ||
+          state().budget.max_tokens != 0) {
+        events.push_back(BudgetConsumedEvent(e, 1, 0, 0));
+      }
+      events.push_back(ToolStartedEvent(e, item->tool, out.call.arguments_json,
+                                        out.call.idempotency_key, out.call.attempt));
+      if (Status s = Write(std::move(events)); !s.ok()) return s;
       return out;
-    }
-    // An in-doubt answer tells the caller to call the tool without a write
-    // that the store would fence: check the lease here, or a worker that
-    // was taken over would call the tool alongside the new holder.
-    if (out.action == StepAction::kInDoubt && !replay_) {
-      if (Status s = CheckLease("BeginStep"); !s.ok()) return s;
-    }
-    if (out.action != StepAction::kRun) return out;
-    if (replay_) {
-      return Status::NotFound("replay of run " + run_id_ + " at event " +
-                              std::to_string(state().last_sequence) + ": step " + item->id +
-                              " has no recorded outcome (it would start attempt " +
-                              std::to_string(out.call.attempt) +
-                              "); a replay serves outputs from the log and never calls a tool");
-    }
-    if (OpenTurn() == nullptr) return NoOpenTurn("BeginStep");
-    if (Status s = BudgetError(state(), created_us_, now); !s.ok()) return InRun(run_id_, s);
-    out.call.idempotency_key = StepIdempotencyKey(run_id_, state().current_turn_id, item->id,
-                                                  item->tool, out.call.arguments_json);
-    Envelope e = Agent(item->id);
-    // The step's cost first: ToolStarted ends the append, so a fork at a
-    // ToolStarted (Counterfactual) keeps the whole append.
-    std::vector<EventInput> events;
-    if (state().budget.max_steps != 0 || state().budget.max_wall_time_ms != 0 ||
-        state().budget.max_tokens != 0) {
-      events.push_back(BudgetConsumedEvent(e, 1, 0, 0));
-    }
-    events.push_back(ToolStartedEvent(e, item->tool, out.call.arguments_json,
-                                      out.call.idempotency_key, out.call.attempt));
-    if (Status s = Write(std::move(events)); !s.ok()) return s;
-    return out;
+    });
   }
 
   Result<StepOutcome> RunStep(std::string_view step_id, const Tool& tool) override {
@@ -181,226 +199,262 @@ class RunHandleImpl final : public RunHandle {
 
   Status ReportProgress(std::string_view step_id, uint64_t done, uint64_t total,
                         std::string_view message) override {
-    Result<const RunState::PlanItem*> item = RunningStep("ReportProgress", step_id);
-    if (!item.ok()) return item.status();
-    return Write({ToolProgressEvent(ToolEnvelope(**item), done, total, message)});
+    return Attempt([&]() -> Status {
+      Result<const RunState::PlanItem*> item = RunningStep("ReportProgress", step_id);
+      if (!item.ok()) return item.status();
+      return Write({ToolProgressEvent(ToolEnvelope(**item), done, total, message)});
+    });
   }
 
   Status CompleteStep(std::string_view step_id, std::string_view output) override {
-    Result<const RunState::PlanItem*> running = RunningStep("CompleteStep", step_id);
-    if (!running.ok()) return running.status();
-    const RunState::PlanItem& item = **running;
-    const internal::Hash hash = internal::Sha256(output);
-    const std::string_view hash_bytes = internal::HashView(hash);
-    const Envelope e = ToolEnvelope(item);
-    if (output.size() <= runtime_->options().artifact_threshold_bytes) {
-      return Write({ToolCompletedEvent(e, output, "", hash_bytes)});
-    }
-    // Large output: the blob first (a crash after it leaves an unreferenced
-    // blob, never a reference to nothing), then both events in one append.
-    Result<std::string> stored = runtime_->store()->PutBlob(output, runtime_->options().durability);
-    if (!stored.ok()) return InRun(run_id_, stored.status());
-    std::string artifact_id = "output:" + state().current_turn_id + ":" + item.id + ":" +
-                              std::to_string(item.attempts);
-    if (state().FindArtifact(artifact_id) != nullptr) {  // taken by a StoreArtifact
-      artifact_id += ":" + std::to_string(state().last_sequence + 1);
-    }
-    return Write({ArtifactStoredEvent(e, artifact_id, "application/octet-stream",
-                                      "output of step " + item.id + " (" + item.tool + ")",
-                                      output.size(), hash_bytes),
-                  ToolCompletedEvent(e, "", artifact_id, hash_bytes)});
+    return Attempt([&]() -> Status {
+      Result<const RunState::PlanItem*> running = RunningStep("CompleteStep", step_id);
+      if (!running.ok()) return running.status();
+      const RunState::PlanItem& item = **running;
+      const internal::Hash hash = internal::Sha256(output);
+      const std::string_view hash_bytes = internal::HashView(hash);
+      const Envelope e = ToolEnvelope(item);
+      if (output.size() <= runtime_->options().artifact_threshold_bytes) {
+        return Write({ToolCompletedEvent(e, output, "", hash_bytes)});
+      }
+      // Large output: the blob first (a crash after it leaves an unreferenced
+      // blob, never a reference to nothing), then both events in one append.
+      Result<std::string> stored = runtime_->store()->PutBlob(output, runtime_->options().durability);
+      if (!stored.ok()) return InRun(run_id_, stored.status());
+      std::string artifact_id = "output:" + state().current_turn_id + ":" + item.id + ":" +
+                                std::to_string(item.attempts);
+      if (state().FindArtifact(artifact_id) != nullptr) {  // taken by a StoreArtifact
+        artifact_id += ":" + std::to_string(state().last_sequence + 1);
+      }
+      return Write({ArtifactStoredEvent(e, artifact_id, "application/octet-stream",
+                                        "output of step " + item.id + " (" + item.tool + ")",
+                                        output.size(), hash_bytes),
+                    ToolCompletedEvent(e, "", artifact_id, hash_bytes)});
+    });
   }
 
   Result<FailureOutcome> FailStep(std::string_view step_id, std::string_view error,
                                   bool retryable) override {
-    Result<const RunState::PlanItem*> running = RunningStep("FailStep", step_id);
-    if (!running.ok()) return running.status();
-    const RunState::PlanItem& item = **running;
-    if (error.empty()) return Status::InvalidArgument("FailStep: give the error");
-    const RetryPolicy policy = runtime_->PolicyFor(item.id, item.tool);
-    const Envelope e = ToolEnvelope(item);
-    FailureOutcome outcome;
-    std::vector<EventInput> events{ToolFailedEvent(e, error, retryable, item.attempts)};
-    if (retryable && item.attempts < policy.max_attempts) {
-      outcome.retry_scheduled = true;
-      outcome.next_attempt = item.attempts + 1;
-      outcome.backoff_ms = RetryBackoffMs(policy, item.attempts, runtime_->Draw());
-      outcome.not_before_us =
-          runtime_->Now() + static_cast<int64_t>(std::min<uint64_t>(outcome.backoff_ms, INT64_MAX / 4000)) * 1000;
-      events.push_back(RetryScheduledEvent(Agent(item.id), outcome.next_attempt, outcome.backoff_ms,
-                                           outcome.not_before_us));
-    } else {
-      outcome.turn_failed = true;
-      const std::string why = retryable ? "retries exhausted after " +
-                                              std::to_string(item.attempts) + " of " +
-                                              std::to_string(policy.max_attempts) + " attempts"
-                                        : "not retryable, attempt " + std::to_string(item.attempts);
-      // The step's id in the envelope: TurnFailed replaces the failure
-      // context, which keeps the step's tool and arguments only then.
-      events.push_back(TurnFailedEvent(Agent(item.id), "step " + item.id + " (" + item.tool +
-                                                           ") failed: " + std::string(error) +
-                                                           " (" + why + ")"));
-    }
-    if (Status s = Write(std::move(events)); !s.ok()) return s;
-    return outcome;
+    return Attempt([&]() -> Result<FailureOutcome> {
+      Result<const RunState::PlanItem*> running = RunningStep("FailStep", step_id);
+      if (!running.ok()) return running.status();
+      const RunState::PlanItem& item = **running;
+      if (error.empty()) return Status::InvalidArgument("FailStep: give the error");
+      const RetryPolicy policy = runtime_->PolicyFor(item.id, item.tool);
+      const Envelope e = ToolEnvelope(item);
+      FailureOutcome outcome;
+      std::vector<EventInput> events{ToolFailedEvent(e, error, retryable, item.attempts)};
+      if (retryable && item.attempts < policy.max_attempts) {
+        outcome.retry_scheduled = true;
+        outcome.next_attempt = item.attempts + 1;
+        outcome.backoff_ms = RetryBackoffMs(policy, item.attempts, runtime_->Draw());
+        outcome.not_before_us =
+            runtime_->Now() + static_cast<int64_t>(std::min<uint64_t>(outcome.backoff_ms, INT64_MAX / 4000)) * 1000;
+        events.push_back(RetryScheduledEvent(Agent(item.id), outcome.next_attempt, outcome.backoff_ms,
+                                             outcome.not_before_us));
+      } else {
+        outcome.turn_failed = true;
+        const std::string why = retryable ? "retries exhausted after " +
+                                                std::to_string(item.attempts) + " of " +
+                                                std::to_string(policy.max_attempts) + " attempts"
+                                          : "not retryable, attempt " + std::to_string(item.attempts);
+        // The step's id in the envelope: TurnFailed replaces the failure
+        // context, which keeps the step's tool and arguments only then.
+        events.push_back(TurnFailedEvent(Agent(item.id), "step " + item.id + " (" + item.tool +
+                                                             ") failed: " + std::string(error) +
+                                                             " (" + why + ")"));
+      }
+      if (Status s = Write(std::move(events)); !s.ok()) return s;
+      return outcome;
+    });
   }
 
   Status RequestApproval(std::string_view step_id, std::string_view request,
                          int64_t expires_at_us) override {
-    if (Status s = Prepare("RequestApproval"); !s.ok()) return s;
-    if (OpenTurn() == nullptr) return NoOpenTurn("RequestApproval");
-    const RunState::PlanItem* item = state().FindPlanItem(step_id);
-    if (item == nullptr) return NoStep("RequestApproval", step_id);
-    if (item->confirmation == fb::ConfirmationMode_SafeReadonly) {
-      return Status::InvalidArgument("RequestApproval: step " + item->id +
-                                     " is safe_readonly and needs no approval");
-    }
-    const StepOutcome where = EvaluateStep(state(), *item, runtime_->Now());
-    if (where.action != StepAction::kNeedsApproval && where.action != StepAction::kApprovalExpired) {
-      return Status::InvalidArgument("RequestApproval: step " + item->id + " needs no new request (" +
-                                     std::string(StepActionName(where.action)) + ": " + where.detail + ")");
-    }
-    if (expires_at_us != 0 && expires_at_us <= runtime_->Now()) {
-      return Status::InvalidArgument("RequestApproval: expiry " + FormatTimeUs(expires_at_us) +
-                                     " is not in the future");
-    }
-    return Write({ApprovalRequestedEvent(Agent(item->id), item->confirmation, request, expires_at_us)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("RequestApproval"); !s.ok()) return s;
+      if (OpenTurn() == nullptr) return NoOpenTurn("RequestApproval");
+      const RunState::PlanItem* item = state().FindPlanItem(step_id);
+      if (item == nullptr) return NoStep("RequestApproval", step_id);
+      if (item->confirmation == fb::ConfirmationMode_SafeReadonly) {
+        return Status::InvalidArgument("RequestApproval: step " + item->id +
+                                       " is safe_readonly and needs no approval");
+      }
+      const StepOutcome where = EvaluateStep(state(), *item, runtime_->Now());
+      if (where.action != StepAction::kNeedsApproval && where.action != StepAction::kApprovalExpired) {
+        return Status::InvalidArgument("RequestApproval: step " + item->id + " needs no new request (" +
+                                       std::string(StepActionName(where.action)) + ": " + where.detail + ")");
+      }
+      if (expires_at_us != 0 && expires_at_us <= runtime_->Now()) {
+        return Status::InvalidArgument("RequestApproval: expiry " + FormatTimeUs(expires_at_us) +
+                                       " is not in the future");
+      }
+      return Write({ApprovalRequestedEvent(Agent(item->id), item->confirmation, request, expires_at_us)});
+    });
   }
 
   Result<std::string> RecordCompensation(std::string_view step_id, std::string_view tool,
                                          std::string_view arguments_json) override {
-    if (Status s = Prepare("RecordCompensation"); !s.ok()) return s;
-    const RunState::PlanItem* item = state().FindPlanItem(step_id);
-    if (item == nullptr) return NoStep("RecordCompensation", step_id);
-    if (item->attempts == 0) {
-      return Status::InvalidArgument("RecordCompensation: step " + item->id +
-                                     " never started; there is no effect to undo");
-    }
-    if (tool.empty()) return Status::InvalidArgument("RecordCompensation: no tool");
-    std::string key = CompensationIdempotencyKey(run_id_, state().current_turn_id, item->id, tool,
-                                                 arguments_json);
-    if (Status s = Write({CompensationRecordedEvent(Agent(item->id), item->id, tool, arguments_json, key)});
-        !s.ok()) {
-      return s;
-    }
-    return key;
+    return Attempt([&]() -> Result<std::string> {
+      if (Status s = Prepare("RecordCompensation"); !s.ok()) return s;
+      const RunState::PlanItem* item = state().FindPlanItem(step_id);
+      if (item == nullptr) return NoStep("RecordCompensation", step_id);
+      if (item->attempts == 0) {
+        return Status::InvalidArgument("RecordCompensation: step " + item->id +
+                                       " never started; there is no effect to undo");
+      }
+      if (tool.empty()) return Status::InvalidArgument("RecordCompensation: no tool");
+      std::string key = CompensationIdempotencyKey(run_id_, state().current_turn_id, item->id, tool,
+                                                   arguments_json);
+      if (Status s = Write({CompensationRecordedEvent(Agent(item->id), item->id, tool, arguments_json, key)});
+          !s.ok()) {
+        return s;
+      }
+      return key;
+    });
   }
 
   Status RecordDecision(const DecisionSpec& decision) override {
-    if (Status s = Prepare("RecordDecision"); !s.ok()) return s;
-    if (decision.choice.empty()) return Status::InvalidArgument("RecordDecision: no choice");
-    for (const std::string& key : decision.fact_keys) {
-      if (state().FindFact(key) == nullptr) {
-        return Status::InvalidArgument("RecordDecision: the decision rests on fact '" + key +
-                                       "', which run " + run_id_ + " does not hold; AddFact it first");
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("RecordDecision"); !s.ok()) return s;
+      if (decision.choice.empty()) return Status::InvalidArgument("RecordDecision: no choice");
+      for (const std::string& key : decision.fact_keys) {
+        if (state().FindFact(key) == nullptr) {
+          return Status::InvalidArgument("RecordDecision: the decision rests on fact '" + key +
+                                         "', which run " + run_id_ + " does not hold; AddFact it first");
+        }
       }
-    }
-    return Write({DecisionRecordedEvent(Agent(""), decision)});
+      return Write({DecisionRecordedEvent(Agent(""), decision)});
+    });
   }
 
   Status AddFact(std::string_view key, std::string_view value, std::string_view source) override {
-    if (Status s = Prepare("AddFact"); !s.ok()) return s;
-    if (key.empty()) return Status::InvalidArgument("AddFact: empty key");
-    return Write({FactAddedEvent(Agent(""), key, value, source)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("AddFact"); !s.ok()) return s;
+      if (key.empty()) return Status::InvalidArgument("AddFact: empty key");
+      return Write({FactAddedEvent(Agent(""), key, value, source)});
+    });
   }
 
   Status OpenQuestion(std::string_view question_id, std::string_view text) override {
-    if (Status s = Prepare("OpenQuestion"); !s.ok()) return s;
-    if (question_id.empty()) return Status::InvalidArgument("OpenQuestion: empty id");
-    if (state().FindQuestion(question_id) != nullptr) {
-      return Status::InvalidArgument("OpenQuestion: question " + std::string(question_id) +
-                                     " exists");
-    }
-    return Write({QuestionOpenedEvent(Agent(""), question_id, text)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("OpenQuestion"); !s.ok()) return s;
+      if (question_id.empty()) return Status::InvalidArgument("OpenQuestion: empty id");
+      if (state().FindQuestion(question_id) != nullptr) {
+        return Status::InvalidArgument("OpenQuestion: question " + std::string(question_id) +
+                                       " exists");
+      }
+      return Write({QuestionOpenedEvent(Agent(""), question_id, text)});
+    });
   }
 
   Status ResolveQuestion(std::string_view question_id, std::string_view answer) override {
-    if (Status s = Prepare("ResolveQuestion"); !s.ok()) return s;
-    const RunState::Question* question = state().FindQuestion(question_id);
-    if (question == nullptr) {
-      return Status::NotFound("ResolveQuestion: run " + run_id_ + " has no question " +
-                              std::string(question_id));
-    }
-    if (!question->open) {
-      return Status::InvalidArgument("ResolveQuestion: question " + question->id +
-                                     " is already resolved");
-    }
-    return Write({QuestionResolvedEvent(Agent(""), question_id, answer)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("ResolveQuestion"); !s.ok()) return s;
+      const RunState::Question* question = state().FindQuestion(question_id);
+      if (question == nullptr) {
+        return Status::NotFound("ResolveQuestion: run " + run_id_ + " has no question " +
+                                std::string(question_id));
+      }
+      if (!question->open) {
+        return Status::InvalidArgument("ResolveQuestion: question " + question->id +
+                                       " is already resolved");
+      }
+      return Write({QuestionResolvedEvent(Agent(""), question_id, answer)});
+    });
   }
 
   Status StoreArtifact(std::string_view artifact_id, std::string_view media_type,
                        std::string_view summary, std::string_view content) override {
-    if (Status s = Prepare("StoreArtifact"); !s.ok()) return s;
-    if (artifact_id.empty()) return Status::InvalidArgument("StoreArtifact: empty id");
-    if (state().FindArtifact(artifact_id) != nullptr) {
-      return Status::InvalidArgument("StoreArtifact: artifact " + std::string(artifact_id) +
-                                     " exists in run " + run_id_);
-    }
-    Result<std::string> hash = runtime_->store()->PutBlob(content, runtime_->options().durability);
-    if (!hash.ok()) return InRun(run_id_, hash.status());
-    return Write({ArtifactStoredEvent(Agent(""), artifact_id, media_type, summary, content.size(),
-                                      *hash)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("StoreArtifact"); !s.ok()) return s;
+      if (artifact_id.empty()) return Status::InvalidArgument("StoreArtifact: empty id");
+      if (state().FindArtifact(artifact_id) != nullptr) {
+        return Status::InvalidArgument("StoreArtifact: artifact " + std::string(artifact_id) +
+                                       " exists in run " + run_id_);
+      }
+      Result<std::string> hash = runtime_->store()->PutBlob(content, runtime_->options().durability);
+      if (!hash.ok()) return InRun(run_id_, hash.status());
+      return Write({ArtifactStoredEvent(Agent(""), artifact_id, media_type, summary, content.size(),
+                                        *hash)});
+    });
   }
 
   Status AppendMessage(std::string_view role, std::string_view text) override {
-    if (Status s = Prepare("AppendMessage"); !s.ok()) return s;
-    if (role.empty()) return Status::InvalidArgument("AppendMessage: empty role");
-    Envelope e = Agent("");
-    if (role == "user") e.actor_kind = ActorKind::kUser;
-    return Write({MessageAppendedEvent(e, role, text)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("AppendMessage"); !s.ok()) return s;
+      if (role.empty()) return Status::InvalidArgument("AppendMessage: empty role");
+      Envelope e = Agent("");
+      if (role == "user") e.actor_kind = ActorKind::kUser;
+      return Write({MessageAppendedEvent(e, role, text)});
+    });
   }
 
   Status CompactConversation(std::string_view summary, uint64_t first_sequence,
                              uint64_t last_sequence) override {
-    if (Status s = Prepare("CompactConversation"); !s.ok()) return s;
-    if (first_sequence == 0 || last_sequence < first_sequence ||
-        last_sequence > state().last_sequence) {
-      return Status::InvalidArgument("CompactConversation: range " + std::to_string(first_sequence) +
-                                     ".." + std::to_string(last_sequence) +
-                                     " is not within the run's events 1.." +
-                                     std::to_string(state().last_sequence));
-    }
-    return Write({ConversationCompactedEvent(Agent(""), summary, first_sequence, last_sequence)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("CompactConversation"); !s.ok()) return s;
+      if (first_sequence == 0 || last_sequence < first_sequence ||
+          last_sequence > state().last_sequence) {
+        return Status::InvalidArgument("CompactConversation: range " + std::to_string(first_sequence) +
+                                       ".." + std::to_string(last_sequence) +
+                                       " is not within the run's events 1.." +
+                                       std::to_string(state().last_sequence));
+      }
+      return Write({ConversationCompactedEvent(Agent(""), summary, first_sequence, last_sequence)});
+    });
   }
 
   Status ConsumeTokens(uint64_t tokens) override {
-    if (Status s = Prepare("ConsumeTokens"); !s.ok()) return s;
-    return Write({BudgetConsumedEvent(Agent(""), 0, tokens, 0)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("ConsumeTokens"); !s.ok()) return s;
+      return Write({BudgetConsumedEvent(Agent(""), 0, tokens, 0)});
+    });
   }
 
   Status SetDeadline(int64_t deadline_at_us, std::string_view step_id) override {
-    if (Status s = Prepare("SetDeadline"); !s.ok()) return s;
-    if (deadline_at_us < 0) return Status::InvalidArgument("SetDeadline: negative time");
-    if (!step_id.empty() && state().FindPlanItem(step_id) == nullptr) return NoStep("SetDeadline", step_id);
-    return Write({DeadlineSetEvent(Agent(step_id), deadline_at_us, step_id)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("SetDeadline"); !s.ok()) return s;
+      if (deadline_at_us < 0) return Status::InvalidArgument("SetDeadline: negative time");
+      if (!step_id.empty() && state().FindPlanItem(step_id) == nullptr) return NoStep("SetDeadline", step_id);
+      return Write({DeadlineSetEvent(Agent(step_id), deadline_at_us, step_id)});
+    });
   }
 
   Status Pause(std::string_view resume_trigger, int64_t timeout_at_us) override {
-    if (Status s = Prepare("Pause"); !s.ok()) return s;
-    if (resume_trigger.empty()) return Status::InvalidArgument("Pause: say what resumes the run");
-    if (state().status == RunStatus::kPaused) return Status::InvalidArgument("Pause: already paused");
-    return Write({RunPausedEvent(Agent(""), resume_trigger, timeout_at_us)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("Pause"); !s.ok()) return s;
+      if (resume_trigger.empty()) return Status::InvalidArgument("Pause: say what resumes the run");
+      if (state().status == RunStatus::kPaused) return Status::InvalidArgument("Pause: already paused");
+      return Write({RunPausedEvent(Agent(""), resume_trigger, timeout_at_us)});
+    });
   }
 
   Status Resume(std::string_view reason) override {
-    if (Status s = Prepare("Resume"); !s.ok()) return s;
-    if (state().status != RunStatus::kPaused) {
-      return Status::InvalidArgument("Resume: run " + run_id_ + " is " +
-                                     std::string(RunStatusName(state().status)) + ", not paused");
-    }
-    return Write({RunResumedEvent(Agent(""), reason)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("Resume"); !s.ok()) return s;
+      if (state().status != RunStatus::kPaused) {
+        return Status::InvalidArgument("Resume: run " + run_id_ + " is " +
+                                       std::string(RunStatusName(state().status)) + ", not paused");
+      }
+      return Write({RunResumedEvent(Agent(""), reason)});
+    });
   }
 
   Status MarkCheckpoint(std::string_view label) override {
-    if (Status s = Prepare("MarkCheckpoint"); !s.ok()) return s;
-    return Write({CheckpointMarkedEvent(Agent(""), label)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("MarkCheckpoint"); !s.ok()) return s;
+      return Write({CheckpointMarkedEvent(Agent(""), label)});
+    });
   }
 
   Status Release() override {
-    if (Status s = Prepare("Release"); !s.ok()) return s;
-    Envelope e = Agent("");
-    e.actor_kind = ActorKind::kSystem;
-    return Write({LeaseReleasedEvent(e, runtime_->options().worker_id, epoch_)});
+    return Attempt([&]() -> Status {
+      if (Status s = Prepare("Release"); !s.ok()) return s;
+      Envelope e = Agent("");
+      e.actor_kind = ActorKind::kSystem;
+      return Write({LeaseReleasedEvent(e, runtime_->options().worker_id, epoch_)});
+    });
   }
 
  private:
@@ -417,42 +471,66 @@ class RunHandleImpl final : public RunHandle {
                           "); Resume the run to work on it");
   }
 
-  // Refuses writes in replay mode, then brings the state up to the head.
-  Status Prepare(std::string_view call) {
-    if (replay_) {
-      return Status::InvalidArgument(std::string(call) + ": a replay of run " + run_id_ +
-                                     " writes nothing");
+  // Runs `call` -- checks against the state, then at most one Write -- on
+  // the state as this handle last folded it, without reading the run
+  // first. A Write is conditional on the run's head being that state's
+  // (expected_head); an answer that writes nothing stands only once a read
+  // finds no newer event. So when another writer moved the head (a
+  // person's grant, a takeover), its events are folded in and `call` runs
+  // again: every answer is the one `call` gives at the run's head, and a
+  // write costs one read, of the events it appended.
+  template <typename Call>
+  auto Attempt(const Call& call) -> decltype(call()) {
+    for (int attempt = 1;; ++attempt) {
+      answered_ = false;
+      auto answer = call();
+      if (replay_ || answered_) return answer;
+      const uint64_t before = state().last_sequence;
+      if (Status s = Refresh(); !s.ok()) return s;
+      if (state().last_sequence == before) return answer;
+      if (attempt == kMaxAttempts) {
+        return Status::Busy("run " + run_id_ + ": other writers appended " + std::to_string(kMaxAttempts) +
+                            " times while this call was checked; call it again");
+      }
     }
-    return Refresh();
+  }
+
+  // Refuses writes in replay mode.
+  Status Prepare(std::string_view call) const {
+    if (!replay_) return Status::OK();
+    return Status::InvalidArgument(std::string(call) + ": a replay of run " + run_id_ + " writes nothing");
   }
 
   // Folds the events after the state's last one (none in replay mode: a
-  // replay stands at its chosen event).
+  // replay stands at its chosen event), from the log alone.
   Status Refresh() {
     if (replay_) return Status::OK();
-    for (;;) {
-      ReadOptions read;
-      read.from_sequence = state().last_sequence + 1;
-      Result<std::vector<Event>> events = runtime_->store()->ReadRun(run_id_, read);
-      if (!events.ok()) return events.status();
-      for (const Event& event : *events) projection_->Apply(*state_, EventView(event, event.body()));
-      if (events->size() < read.limit) return Status::OK();
-    }
+    return runtime_->projector()
+        ->FoldForward(run_id_, projection_->name(), state().last_sequence, state_.get())
+        .status();
   }
 
-  // Appends under the lease, then folds the result in.
+  // Appends under the lease if the run's head is still the state's, and
+  // folds the appended events in. A Conflict (the head moved) is no
+  // answer: Attempt folds what moved it and checks again.
   Status Write(std::vector<EventInput> events) {
+    AGENTLOG_ASSERT(!answered_);  // one write per Attempt
     AppendOptions options;
     options.durability = runtime_->options().durability;
     options.lease_epoch = epoch_;
-    Result<AppendResult> appended = runtime_->projector()->Append(run_id_, events, options);
-    if (!appended.ok()) {
-      // The events may be committed even when the projector's snapshot work
-      // after them failed: the refresh below tells.
-      Refresh().IgnoreError();  // the append's error is the one to report
-      return InRun(run_id_, appended.status());
+    options.expected_head = state().last_sequence;
+    Result<AppendResult> appended = runtime_->projector()->AppendAndFold(run_id_, events, options,
+                                                                         projection_->name(), state_.get());
+    if (appended.ok()) {
+      answered_ = true;
+      return Status::OK();
     }
-    return Refresh();
+    if (appended.status().IsConflict()) return InRun(run_id_, appended.status());
+    answered_ = true;
+    // The events may be committed even when the projector's snapshot work
+    // after them failed: the refresh below tells.
+    Refresh().IgnoreError();  // the append's error is the one to report
+    return InRun(run_id_, appended.status());
   }
 
   Status CheckPlan(std::string_view call, std::span<const StepSpec> steps) const {
@@ -528,6 +606,7 @@ class RunHandleImpl final : public RunHandle {
   const bool replay_;
   const std::shared_ptr<const Projection> projection_;
   std::unique_ptr<ProjectionState> state_;
+  bool answered_ = false;  // this Attempt wrote, or the store refused its write
   const int64_t created_us_;   // the run's first event: the wall-time budget's start
   const std::string session_id_;
 };

@@ -14,6 +14,7 @@
 #include "store_surgery.h"
 #include "tally_projection.h"
 #include "test_util.h"
+#include "testing/counting_store.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;
@@ -509,4 +510,92 @@ TEST_CASE("Diff lists added, removed and changed fields in path order", "[projec
   CHECK(changes[2].after == "1");
   CHECK(FieldChangeKindName(changes[2].kind) == "added");
   CHECK(Diff(before, before).empty());
+}
+
+TEST_CASE("AppendAndFold folds each appended event once into the writer's state", "[projector]") {
+  Fixture f;
+  CountingStore counting(f.store.get());
+  auto projector = Projector::Create(&counting, WithPolicy(EveryN(10)));
+  REQUIRE(projector->Register(f.projection).ok());
+  std::unique_ptr<ProjectionState> state = f.projection->Initial();
+  AppendOptions options = WithDurability(Durability::kBuffered);
+  options.expected_head = 0;
+  std::vector<EventInput> events = Messages(25);
+  auto appended = projector->AppendAndFold("r", events, options, "tally", state.get());
+  INFO(appended.status().ToString());
+  REQUIRE(appended.ok());
+  CHECK(appended->last_sequence == 25);
+  CHECK(state->Encode() == FoldFromStart(*f.store, *f.projection, "r", 25));
+  CHECK(SnapshotSequences(*f.store, "r") == std::vector<uint64_t>{20, 10});
+  // A new run: its metadata once (its fork point), then its 25 events once,
+  // and retention's listing after the snapshots were written.
+  CHECK(counting.calls().reads == 3);
+  CHECK(counting.calls().run_reads == 1);
+  CHECK(counting.calls().events_read == 25);
+
+  counting.Reset();
+  options.expected_head = 25;
+  events = Messages(5, "n");
+  REQUIRE(projector->AppendAndFold("r", events, options, "tally", state.get()).ok());
+  CHECK(static_cast<TallyState&>(*state).events == 30);
+  CHECK(static_cast<TallyState&>(*state).last_message == "n-5");
+  CHECK(state->Encode() == FoldFromStart(*f.store, *f.projection, "r", 30));
+  CHECK(SnapshotSequences(*f.store, "r") == std::vector<uint64_t>{30, 20, 10});
+  // The five events, read once, and retention's listing after event 30's
+  // snapshot; not the run's metadata, which the projector has cached.
+  CHECK(counting.calls().reads == 2);
+  CHECK(counting.calls().run_reads == 1);
+  CHECK(counting.calls().events_read == 5);
+  // The projector's own reads start from the state it folded.
+  StateInfo info;
+  REQUIRE(projector->CurrentState("r", "tally", &info).ok());
+  CHECK(info.events_folded == 0);
+}
+
+TEST_CASE("AppendAndFold refusals append nothing and leave the state as it was", "[projector]") {
+  Fixture f;
+  std::unique_ptr<ProjectionState> state = f.projection->Initial();
+  std::vector<EventInput> events = Messages(3);
+  AppendOptions options = WithDurability(Durability::kBuffered);
+  auto refused = f.projector->AppendAndFold("r", events, options, "tally", state.get());
+  CHECK(refused.status().IsInvalidArgument());
+  CHECK(refused.status().message().find("expected_head") != std::string::npos);
+  options.expected_head = 0;
+  options.idempotency_key = "k";
+  refused = f.projector->AppendAndFold("r", events, options, "tally", state.get());
+  CHECK(refused.status().IsInvalidArgument());
+  CHECK(refused.status().message().find("idempotent") != std::string::npos);
+  options.idempotency_key.clear();
+  refused = f.projector->AppendAndFold("r", events, options, "no-such", state.get());
+  CHECK(refused.status().IsNotFound());
+  CHECK(f.store->GetRun("r").status().IsNotFound());
+
+  REQUIRE(f.projector->AppendAndFold("r", events, options, "tally", state.get()).ok());
+  const std::string before = state->Encode();
+  AppendSteps(*f.store, "r", 2, 4);  // another writer moves the head to 5
+  options.expected_head = 3;
+  refused = f.projector->AppendAndFold("r", events, options, "tally", state.get());
+  CHECK(refused.status().IsConflict());
+  CHECK(state->Encode() == before);
+  CHECK(f.store->GetRun("r")->head_sequence == 5);
+}
+
+TEST_CASE("FoldForward folds only the new events, and never a snapshot", "[projector]") {
+  Fixture f;
+  std::vector<EventInput> events = Messages(25);
+  REQUIRE(f.projector->Append("r", events, WithDurability(Durability::kBuffered)).ok());
+  auto state = f.projector->StateAt("r", "tally", 12, nullptr);
+  REQUIRE(state.ok());
+  AppendSteps(*f.store, "r", 1010, 26);  // more than one page of reads
+  auto at = f.projector->FoldForward("r", "tally", 12, state->get());
+  INFO(at.status().ToString());
+  REQUIRE(at.ok());
+  CHECK(*at == 1035);
+  CHECK((*state)->Encode() == FoldFromStart(*f.store, *f.projection, "r", 1035));
+  CHECK(SnapshotSequences(*f.store, "r") == std::vector<uint64_t>{20, 10});
+  auto none = f.projector->FoldForward("r", "tally", 1035, state->get());
+  REQUIRE(none.ok());
+  CHECK(*none == 1035);
+  CHECK(f.projector->FoldForward("nobody", "tally", 0, state->get()).status().IsNotFound());
+  CHECK(f.projector->FoldForward("r", "no-such", 0, state->get()).status().IsNotFound());
 }

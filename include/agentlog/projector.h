@@ -155,6 +155,33 @@ class Projector {
   virtual Result<AppendResult> Append(std::string_view run_id, std::span<const EventInput> events,
                                       const AppendOptions& options) = 0;
 
+  // Folds the run's events after event `sequence` into `*state`, which
+  // REQUIRES is `projection`'s state as of that event, up to the run's
+  // head; returns the event it is then as of. Only the new events are read,
+  // each folded once (upcast as in every fold); no snapshot is read or
+  // written, so a state that rests on the log goes on resting on it.
+  // Errors: NotFound (no such projection or run), Corruption (an event that
+  // does not upcast; damaged data), the Store's read errors. After an error
+  // `*state` is as of some event between.
+  virtual Result<uint64_t> FoldForward(std::string_view run_id, std::string_view projection, uint64_t sequence,
+                                       ProjectionState* state) = 0;
+
+  // As Append, for a writer that keeps `projection`'s state of the run
+  // itself (the runtime's run handle does): `*state` is that state as of
+  // event options.expected_head, which REQUIRES a value. The appended events
+  // are read back once and folded into `*state` (upcast as in every fold),
+  // which is then the state at the new head; the snapshots the policy
+  // selects on the way are written, and the other projections catch up as
+  // in Append. Each appended event is folded once per projection, and a
+  // run this projector last folded at expected_head is read once.
+  // Errors: as Append (nothing is appended and `*state` is unchanged);
+  // NotFound (no such projection, checked first). An error after the
+  // events committed (a read, a snapshot write) leaves `*state` as of some
+  // event in between: read it again with CurrentState.
+  virtual Result<AppendResult> AppendAndFold(std::string_view run_id, std::span<const EventInput> events,
+                                             const AppendOptions& options, std::string_view projection,
+                                             ProjectionState* state) = 0;
+
   // Follows the store's feed on a thread of its own from now on, running
   // CatchUp for every run that gets events. Errors: Busy (already
   // running), the Store's Subscribe errors.
