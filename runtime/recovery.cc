@@ -5,6 +5,7 @@
 // events) and decides each from its run state with the same rules a worker
 // applies (step_rules.h), so Recover never promises what BeginStep refuses.
 #include <map>
+#include <optional>
 #include <set>
 
 #include "runtime/runtime_impl.h"
@@ -50,6 +51,100 @@ RecoveryAction ForStep(StepAction action) {
   return RecoveryAction::kResumeStep;
 }
 
+// `item` with what is due for its run.
+RecoveryItem Due(RecoveryItem item, RecoveryAction action, std::string step_id, int64_t at_us,
+                 std::string detail) {
+  item.action = action;
+  item.step_id = std::move(step_id);
+  item.at_us = at_us;
+  item.detail = std::move(detail);
+  return item;
+}
+
+// A failed run has nothing to resume; only its compensations are due.
+RecoveryItem ForFailedRun(const RecoveryItem& item, const RunState& state) {
+  std::string steps;
+  for (const std::string& step : item.needs_compensation) steps += (steps.empty() ? "" : ", ") + step;
+  return Due(item, RecoveryAction::kCompensate, "", 0,
+             "the turn failed (" + state.failure.error + "); still to compensate: " + steps);
+}
+
+// Another worker's live lease, or a run silent for too long: either way
+// this worker should not simply resume it.
+std::optional<RecoveryItem> NotOursToResume(const RecoveryItem& item, const RunInfo& info,
+                                            const RunState& state, int64_t now,
+                                            const RuntimeOptions& options) {
+  int64_t lease_expires = 0;
+  if (LeaseLive(state, info.last_event_us, now, &lease_expires) &&
+      state.lease.holder != options.worker_id) {
+    RecoveryItem held = Due(item, RecoveryAction::kLeaseHeld, "", lease_expires,
+                            "leased by " + state.lease.holder + " until " + FormatTimeUs(lease_expires));
+    held.holder = state.lease.holder;
+    return held;
+  }
+  if (now - info.last_event_us > options.stale_after_us) {
+    return Due(item, RecoveryAction::kStale, "", info.last_event_us,
+               "no event since " + FormatTimeUs(info.last_event_us) +
+                   ": check it before resuming (" + state.PositionSummary() + ")");
+  }
+  return std::nullopt;
+}
+
+bool TurnOpen(const RunState& state) {
+  const RunState::Turn* turn = state.CurrentTurn();
+  return turn != nullptr && turn->ended_sequence == 0;
+}
+
+// What holds the whole run up before its next step can be decided: a step
+// in doubt, the run's deadline, a pause.
+std::optional<RecoveryItem> RunHeldUp(const RecoveryItem& item, const RunState& state, int64_t now) {
+  // A step in doubt comes first: until its outcome is settled, nothing else
+  // about the run can be decided safely.
+  if (const RunState::PlanItem* next = TurnOpen(state) ? NextStep(state) : nullptr;
+      next != nullptr && next->status == RunState::StepStatus::kRunning) {
+    const StepOutcome where = EvaluateStep(state, *next, now);
+    return Due(item, RecoveryAction::kInDoubt, next->id, 0, where.detail);
+  }
+  if (state.run_deadline_at_us != 0 && now >= state.run_deadline_at_us) {
+    return Due(item, RecoveryAction::kDeadlinePassed, "", state.run_deadline_at_us,
+               "the run's deadline passed at " + FormatTimeUs(state.run_deadline_at_us));
+  }
+  if (state.status == RunStatus::kPaused) {
+    if (state.pause.timeout_at_us != 0 && now >= state.pause.timeout_at_us) {
+      return Due(item, RecoveryAction::kPauseTimedOut, "", state.pause.timeout_at_us,
+                 "paused for '" + state.pause.trigger + "', timed out at " +
+                     FormatTimeUs(state.pause.timeout_at_us));
+    }
+    return Due(item, RecoveryAction::kPaused, "", state.pause.timeout_at_us,
+               "paused until '" + state.pause.trigger + "'" +
+                   (state.pause.timeout_at_us == 0
+                        ? std::string()
+                        : " or " + FormatTimeUs(state.pause.timeout_at_us)));
+  }
+  return std::nullopt;
+}
+
+// With nothing holding the run up: the next thing its turn needs, decided
+// by the same step rules a worker applies.
+RecoveryItem NextInTurn(const RecoveryItem& item, const RunState& state, int64_t now) {
+  if (!TurnOpen(state)) return Due(item, RecoveryAction::kStartTurn, "", 0, "no open turn");
+  if (state.plan.empty()) {
+    return Due(item, RecoveryAction::kPlan, "", 0, "turn " + state.CurrentTurn()->id + " has no plan");
+  }
+  const RunState::PlanItem* next = NextStep(state);
+  if (next == nullptr) {
+    return Due(item, RecoveryAction::kCompleteTurn, "", 0,
+               "all " + std::to_string(state.plan.size()) + " steps are done");
+  }
+  const StepOutcome where = EvaluateStep(state, *next, now);
+  const RecoveryAction action = ForStep(where.action);
+  std::string detail = where.detail;
+  if (action == RecoveryAction::kResumeStep) {
+    detail = "resume at step " + std::to_string(next->ordinal) + " (" + next->id + "): " + detail;
+  }
+  return Due(item, action, next->id, where.at_us, std::move(detail));
+}
+
 }  // namespace
 
 Result<RecoveryItem> RuntimeImpl::RecoverRun(const RunInfo& info, int64_t now) {
@@ -60,79 +155,20 @@ Result<RecoveryItem> RuntimeImpl::RecoverRun(const RunInfo& info, int64_t now) {
   item.run_id = info.run_id;
   item.status = info.status;
   item.needs_compensation = StepsNeedingCompensation(state);
-  const auto set = [&item](RecoveryAction action, std::string step_id, int64_t at_us,
-                           std::string detail) {
-    item.action = action;
-    item.step_id = std::move(step_id);
-    item.at_us = at_us;
-    item.detail = std::move(detail);
-    return item;
-  };
   Result<bool> branch = IsCounterfactual(info.run_id, state);
   if (!branch.ok()) return branch.status();
   if (*branch) {
-    return set(RecoveryAction::kCounterfactual, "", 0,
+    return Due(item, RecoveryAction::kCounterfactual, "", 0,
                "a what-if branch of " + state.fork.parent_run_id + " at event " +
                    std::to_string(state.fork.fork_sequence) +
                    ": nothing on it runs live (OpenReplay, agentlog state)");
   }
-  if (info.status == RunStatus::kFailed) {
-    std::string steps;
-    for (const std::string& step : item.needs_compensation) steps += (steps.empty() ? "" : ", ") + step;
-    return set(RecoveryAction::kCompensate, "", 0,
-               "the turn failed (" + state.failure.error + "); still to compensate: " + steps);
+  if (info.status == RunStatus::kFailed) return ForFailedRun(item, state);
+  if (std::optional<RecoveryItem> not_ours = NotOursToResume(item, info, state, now, options_)) {
+    return *not_ours;
   }
-  int64_t lease_expires = 0;
-  if (LeaseLive(state, info.last_event_us, now, &lease_expires) &&
-      state.lease.holder != options_.worker_id) {
-    item.holder = state.lease.holder;
-    return set(RecoveryAction::kLeaseHeld, "", lease_expires,
-               "leased by " + state.lease.holder + " until " + FormatTimeUs(lease_expires));
-  }
-  if (now - info.last_event_us > options_.stale_after_us) {
-    return set(RecoveryAction::kStale, "", info.last_event_us,
-               "no event since " + FormatTimeUs(info.last_event_us) +
-                   ": check it before resuming (" + state.PositionSummary() + ")");
-  }
-  // A step in doubt comes first: until its outcome is settled, nothing else
-  // about the run can be decided safely.
-  const RunState::Turn* turn = state.CurrentTurn();
-  const bool open = turn != nullptr && turn->ended_sequence == 0;
-  if (const RunState::PlanItem* next = open ? NextStep(state) : nullptr;
-      next != nullptr && next->status == RunState::StepStatus::kRunning) {
-    const StepOutcome where = EvaluateStep(state, *next, now);
-    return set(RecoveryAction::kInDoubt, next->id, 0, where.detail);
-  }
-  if (state.run_deadline_at_us != 0 && now >= state.run_deadline_at_us) {
-    return set(RecoveryAction::kDeadlinePassed, "", state.run_deadline_at_us,
-               "the run's deadline passed at " + FormatTimeUs(state.run_deadline_at_us));
-  }
-  if (state.status == RunStatus::kPaused) {
-    if (state.pause.timeout_at_us != 0 && now >= state.pause.timeout_at_us) {
-      return set(RecoveryAction::kPauseTimedOut, "", state.pause.timeout_at_us,
-                 "paused for '" + state.pause.trigger + "', timed out at " +
-                     FormatTimeUs(state.pause.timeout_at_us));
-    }
-    return set(RecoveryAction::kPaused, "", state.pause.timeout_at_us,
-               "paused until '" + state.pause.trigger + "'" +
-                   (state.pause.timeout_at_us == 0
-                        ? std::string()
-                        : " or " + FormatTimeUs(state.pause.timeout_at_us)));
-  }
-  if (!open) return set(RecoveryAction::kStartTurn, "", 0, "no open turn");
-  if (state.plan.empty()) return set(RecoveryAction::kPlan, "", 0, "turn " + turn->id + " has no plan");
-  const RunState::PlanItem* next = NextStep(state);
-  if (next == nullptr) {
-    return set(RecoveryAction::kCompleteTurn, "", 0,
-               "all " + std::to_string(state.plan.size()) + " steps are done");
-  }
-  const StepOutcome where = EvaluateStep(state, *next, now);
-  const RecoveryAction action = ForStep(where.action);
-  std::string detail = where.detail;
-  if (action == RecoveryAction::kResumeStep) {
-    detail = "resume at step " + std::to_string(next->ordinal) + " (" + next->id + "): " + detail;
-  }
-  return set(action, next->id, where.at_us, std::move(detail));
+  if (std::optional<RecoveryItem> held = RunHeldUp(item, state, now)) return *held;
+  return NextInTurn(item, state, now);
 }
 
 Result<std::vector<RecoveryItem>> RuntimeImpl::Recover() {
