@@ -163,105 +163,139 @@ std::string FormatTimeUs(int64_t time_us) {
   return text;
 }
 
-StepOutcome EvaluateStep(const RunState& state, const Item& item, int64_t now_us) {
-  AGENTLOG_ASSERT(state.FindPlanItem(item.id) == &item);
-  // The run id is not in RunState: callers fill call.run_id.
-  StepOutcome out;
-  out.call = CallOf(item);
+namespace {
+
+// "step S was denied", naming who denied it and why when the request of
+// the current window says so.
+std::string DenialDetail(const RunState& state, const Item& item) {
+  const RunState::Approval* approval = CurrentRequest(state, item.id);
+  return "step " + item.id + " was denied" +
+         (approval != nullptr ? " by " + approval->decided_by +
+                                    (approval->denial_reason.empty()
+                                         ? std::string()
+                                         : ": " + approval->denial_reason)
+                              : std::string());
+}
+
+// True when the step's own status settles the answer (README rules 1-3):
+// it finished, or it started and recorded no outcome. False for a step
+// that may yet start.
+bool SettledByStatus(const RunState& state, const Item& item, StepOutcome* out) {
   switch (item.status) {
     case S::kCompleted:
-      out.action = StepAction::kCompleted;
-      out.output = item.output;
-      out.detail = "step " + item.id + " completed in attempt " + std::to_string(item.attempts);
-      return out;
+      out->action = StepAction::kCompleted;
+      out->output = item.output;
+      out->detail = "step " + item.id + " completed in attempt " + std::to_string(item.attempts);
+      return true;
     case S::kRunning:
-      out.action = StepAction::kInDoubt;
-      out.detail = "step " + item.id + " started attempt " + std::to_string(item.attempts) +
-                   " with key " + item.idempotency_key +
-                   " and recorded no outcome: call the tool with that key so it de-duplicates";
-      return out;
+      out->action = StepAction::kInDoubt;
+      out->detail = "step " + item.id + " started attempt " + std::to_string(item.attempts) +
+                    " with key " + item.idempotency_key +
+                    " and recorded no outcome: call the tool with that key so it de-duplicates";
+      return true;
     case S::kFailed:
-      out.action = StepAction::kFailed;
-      out.detail = "step " + item.id + " failed after " + std::to_string(item.attempts) +
-                   " attempt(s): " + item.last_error;
-      return out;
+      out->action = StepAction::kFailed;
+      out->detail = "step " + item.id + " failed after " + std::to_string(item.attempts) +
+                    " attempt(s): " + item.last_error;
+      return true;
     case S::kCompensated:
-      out.action = StepAction::kFailed;
-      out.detail = "step " + item.id + " failed and was compensated";
-      return out;
-    case S::kDenied: {
-      const RunState::Approval* approval = CurrentRequest(state, item.id);
-      out.action = StepAction::kDenied;
-      out.detail = "step " + item.id + " was denied" +
-                   (approval != nullptr ? " by " + approval->decided_by +
-                                              (approval->denial_reason.empty()
-                                                   ? std::string()
-                                                   : ": " + approval->denial_reason)
-                                        : std::string());
-      return out;
-    }
+      out->action = StepAction::kFailed;
+      out->detail = "step " + item.id + " failed and was compensated";
+      return true;
+    case S::kDenied:
+      out->action = StepAction::kDenied;
+      out->detail = DenialDetail(state, item);
+      return true;
     case S::kPending:
     case S::kAwaitingApproval:
     case S::kApproved:
     case S::kRetryScheduled:
       break;
   }
+  return false;
+}
+
+// True when something other than approval keeps a step that could start
+// from starting now: a pause, a passed run or step deadline, a retry not
+// yet due (README rules 4-6, in that order: it decides the answer when
+// several hold).
+bool HeldBeforeStart(const RunState& state, const Item& item, int64_t now_us, StepOutcome* out) {
   if (state.status == RunStatus::kPaused) {
-    out.action = StepAction::kPaused;
-    out.at_us = state.pause.timeout_at_us;
-    out.detail = "the run is paused until '" + state.pause.trigger + "'" +
-                 (out.at_us == 0 ? std::string() : " or " + FormatTimeUs(out.at_us)) +
-                 ": Resume(reason) before starting step " + item.id;
-    return out;
+    out->action = StepAction::kPaused;
+    out->at_us = state.pause.timeout_at_us;
+    out->detail = "the run is paused until '" + state.pause.trigger + "'" +
+                  (out->at_us == 0 ? std::string() : " or " + FormatTimeUs(out->at_us)) +
+                  ": Resume(reason) before starting step " + item.id;
+    return true;
   }
   if (state.run_deadline_at_us != 0 && now_us >= state.run_deadline_at_us) {
-    out.action = StepAction::kDeadlinePassed;
-    out.at_us = state.run_deadline_at_us;
-    out.detail = "the run's deadline passed at " + FormatTimeUs(out.at_us);
-    return out;
+    out->action = StepAction::kDeadlinePassed;
+    out->at_us = state.run_deadline_at_us;
+    out->detail = "the run's deadline passed at " + FormatTimeUs(out->at_us);
+    return true;
   }
   for (const RunState::StepDeadline& deadline : state.step_deadlines) {
     if (deadline.step_id == item.id && deadline.deadline_at_us != 0 &&
         now_us >= deadline.deadline_at_us) {
-      out.action = StepAction::kDeadlinePassed;
-      out.at_us = deadline.deadline_at_us;
-      out.detail = "step " + item.id + "'s deadline passed at " + FormatTimeUs(out.at_us);
-      return out;
+      out->action = StepAction::kDeadlinePassed;
+      out->at_us = deadline.deadline_at_us;
+      out->detail = "step " + item.id + "'s deadline passed at " + FormatTimeUs(out->at_us);
+      return true;
     }
   }
   if (item.status == S::kRetryScheduled && now_us < item.retry.not_before_us) {
-    out.action = StepAction::kRetryLater;
-    out.at_us = item.retry.not_before_us;
-    out.detail = "step " + item.id + " retries (attempt " + std::to_string(item.retry.attempt) +
-                 ") not before " + FormatTimeUs(out.at_us);
-    return out;
+    out->action = StepAction::kRetryLater;
+    out->at_us = item.retry.not_before_us;
+    out->detail = "step " + item.id + " retries (attempt " + std::to_string(item.retry.attempt) +
+                  ") not before " + FormatTimeUs(out->at_us);
+    return true;
   }
+  return false;
+}
+
+// For a step that needs a grant and has none (README rule 7): waiting on a
+// request still open, a request that expired unanswered, or no request yet.
+void WithoutGrant(const RunState& state, const Item& item, int64_t now_us, StepOutcome* out) {
+  const RunState::Approval* request = CurrentRequest(state, item.id);
+  if (request != nullptr && request->decision == RunState::ApprovalDecision::kPending) {
+    out->at_us = request->expires_at_us;
+    if (request->expires_at_us != 0 && now_us >= request->expires_at_us) {
+      out->action = StepAction::kApprovalExpired;
+      out->detail = "the approval request for step " + item.id + " expired at " +
+                    FormatTimeUs(out->at_us) + " unanswered: request it again";
+    } else {
+      out->action = StepAction::kAwaitingApproval;
+      out->detail = "step " + item.id + " waits for a person's approval" +
+                    (out->at_us == 0 ? std::string() : " until " + FormatTimeUs(out->at_us));
+    }
+    return;
+  }
+  out->action = StepAction::kNeedsApproval;
+  out->detail = "step " + item.id + " is " + ConfirmationModeName(item.confirmation) +
+                ": it needs a grant before it starts (RequestApproval)";
+}
+
+}  // namespace
+
+StepOutcome EvaluateStep(const RunState& state, const Item& item, int64_t now_us) {
+  AGENTLOG_ASSERT(state.FindPlanItem(item.id) == &item);
+  // The run id is not in RunState: callers fill call.run_id.
+  StepOutcome out;
+  out.call = CallOf(item);
+  if (SettledByStatus(state, item, &out)) return out;
+  if (HeldBeforeStart(state, item, now_us, &out)) return out;
   const RunState::Approval* grant = nullptr;
   if (item.confirmation != fb::ConfirmationMode_SafeReadonly) {
     grant = GrantFor(state, item);
     if (grant == nullptr) {
-      const RunState::Approval* request = CurrentRequest(state, item.id);
-      if (request != nullptr && request->decision == RunState::ApprovalDecision::kPending) {
-        out.at_us = request->expires_at_us;
-        if (request->expires_at_us != 0 && now_us >= request->expires_at_us) {
-          out.action = StepAction::kApprovalExpired;
-          out.detail = "the approval request for step " + item.id + " expired at " +
-                       FormatTimeUs(out.at_us) + " unanswered: request it again";
-        } else {
-          out.action = StepAction::kAwaitingApproval;
-          out.detail = "step " + item.id + " waits for a person's approval" +
-                       (out.at_us == 0 ? std::string() : " until " + FormatTimeUs(out.at_us));
-        }
-        return out;
-      }
-      out.action = StepAction::kNeedsApproval;
-      out.detail = "step " + item.id + " is " + ConfirmationModeName(item.confirmation) +
-                   ": it needs a grant before it starts (RequestApproval)";
+      WithoutGrant(state, item, now_us, &out);
       return out;
     }
   }
   out.action = StepAction::kRun;
   out.call.attempt = item.attempts + 1;
+  // A person's edit applies only under this step's own grant (rule 8), not
+  // under a for_run grant of another step.
   out.call.arguments_json =
       (grant != nullptr && grant->step_id == item.id && !item.edited_arguments_json.empty())
           ? item.edited_arguments_json
