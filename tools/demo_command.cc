@@ -129,12 +129,7 @@ Status ShowRecovery(agentlog::Runtime& runtime) {
   return Expect(!items->empty(), "recovery lists the unfinished run");
 }
 
-Status RunDemo(const std::string& dir) {
-  const Ledger ledger(dir + "/" + kDemoLedgerFile);
-  Line("agentlog demo: an agent analyzes a project's documents and emails a report.");
-  Line("store " + dir + "/" + kDemoStoreDir + "; the simulated services keep their own ledger in " +
-       ledger.path());
-
+Status CrashFirstWorker(const std::string& dir) {
   Section("1. worker-1 starts the run; it is SIGKILLed in the middle of analyze_documents");
   auto first = RunWorker(dir, "worker-1", {"--stall-at-progress", "40"}, "about to be killed");
   if (!first.ok()) return first.status();
@@ -143,67 +138,70 @@ Status RunDemo(const std::string& dir) {
     return Status::IOError("worker-1 exited with status " + std::to_string(first->code) +
                            " before it was killed; see its error above");
   }
+  return Status::OK();
+}
 
-  {
-    Section("2. after the crash: what the log says is due (Runtime::Recover)");
-    auto session = OpenSession(dir, "demo-supervisor");
-    if (!session.ok()) return session.status();
-    if (Status s = ShowRecovery(*session->runtime); !s.ok()) return s;
-    auto state = session->runtime->State(kDemoRun);
-    if (!state.ok()) return state.status();
-    const RunState::PlanItem* analyze = state->FindPlanItem("analyze");
-    if (Status s = Expect(analyze != nullptr && analyze->status == RunState::StepStatus::kRunning,
-                          "analyze is in doubt after the kill");
-        !s.ok()) {
-      return s;
-    }
-    Line("  analyze: attempt " + std::to_string(analyze->attempts) + ", key " +
-         analyze->idempotency_key + ", progress " + std::to_string(analyze->progress.done) + "/" +
-         std::to_string(analyze->progress.total) + ", no outcome recorded");
+// Read in a session of its own, closed before the next worker starts.
+Status ShowWhatIsDue(const std::string& dir) {
+  Section("2. after the crash: what the log says is due (Runtime::Recover)");
+  auto session = OpenSession(dir, "demo-supervisor");
+  if (!session.ok()) return session.status();
+  if (Status s = ShowRecovery(*session->runtime); !s.ok()) return s;
+  auto state = session->runtime->State(kDemoRun);
+  if (!state.ok()) return state.status();
+  const RunState::PlanItem* analyze = state->FindPlanItem("analyze");
+  if (Status s = Expect(analyze != nullptr && analyze->status == RunState::StepStatus::kRunning,
+                        "analyze is in doubt after the kill");
+      !s.ok()) {
+    return s;
   }
+  Line("  analyze: attempt " + std::to_string(analyze->attempts) + ", key " +
+       analyze->idempotency_key + ", progress " + std::to_string(analyze->progress.done) + "/" +
+       std::to_string(analyze->progress.total) + ", no outcome recorded");
+  return Status::OK();
+}
 
+Status SecondWorkerTakesOver(const std::string& dir) {
   Section("3. worker-2 takes the run over (after worker-1's lease lapses)");
   auto second = RunWorker(dir, "worker-2", {}, "");
   if (!second.ok()) return second.status();
-  if (Status s = Expect(!second->killed && second->code == kWorkerAwaitingApproval,
-                        "worker-2 stops at the approval (exit " + std::to_string(second->code) + ")");
+  return Expect(!second->killed && second->code == kWorkerAwaitingApproval,
+                "worker-2 stops at the approval (exit " + std::to_string(second->code) + ")");
+}
+
+// As ShowWhatIsDue, in a session of its own.
+Status AnswerApproval(const std::string& dir) {
+  Section("4. a person answers the approval request");
+  auto session = OpenSession(dir, "approval-desk");
+  if (!session.ok()) return session.status();
+  auto state = session->runtime->State(kDemoRun);
+  if (!state.ok()) return state.status();
+  const RunState::Approval* request = state->FindApproval(kDemoEmailStep);
+  const RunState::PlanItem* email = state->FindPlanItem(kDemoEmailStep);
+  if (Status s = Expect(request != nullptr && email != nullptr &&
+                            state->status == agentlog::RunStatus::kAwaitingApproval,
+                        "the run awaits approval of the email");
       !s.ok()) {
     return s;
   }
+  Line("  run " + std::string(kDemoRun) + " is " + std::string(agentlog::RunStatusName(state->status)) +
+       ": \"" + request->request + "\" (" + agentlog::ConfirmationModeName(request->mode) + ")");
+  Line("  the agent proposed send_email " + email->arguments_json);
+  Line(std::string("  ") + kApprover + " grants it once, adding the on-call lead in cc");
+  return session->runtime->Grant(kDemoRun, kDemoEmailStep, kApprover,
+                                 agentlog::fb::ApprovalScope_Once, kEditedEmail);
+}
 
-  {
-    Section("4. a person answers the approval request");
-    auto session = OpenSession(dir, "approval-desk");
-    if (!session.ok()) return session.status();
-    auto state = session->runtime->State(kDemoRun);
-    if (!state.ok()) return state.status();
-    const RunState::Approval* request = state->FindApproval(kDemoEmailStep);
-    const RunState::PlanItem* email = state->FindPlanItem(kDemoEmailStep);
-    if (Status s = Expect(request != nullptr && email != nullptr &&
-                              state->status == agentlog::RunStatus::kAwaitingApproval,
-                          "the run awaits approval of the email");
-        !s.ok()) {
-      return s;
-    }
-    Line("  run " + std::string(kDemoRun) + " is " + std::string(agentlog::RunStatusName(state->status)) +
-         ": \"" + request->request + "\" (" + agentlog::ConfirmationModeName(request->mode) + ")");
-    Line("  the agent proposed send_email " + email->arguments_json);
-    Line(std::string("  ") + kApprover + " grants it once, adding the on-call lead in cc");
-    if (Status s = session->runtime->Grant(kDemoRun, kDemoEmailStep, kApprover,
-                                           agentlog::fb::ApprovalScope_Once, kEditedEmail);
-        !s.ok()) {
-      return s;
-    }
-  }
-
+Status ThirdWorkerFinishes(const std::string& dir) {
   Section("5. worker-3 resumes and finishes");
   auto third = RunWorker(dir, "worker-3", {}, "");
   if (!third.ok()) return third.status();
-  if (Status s = Expect(!third->killed && third->code == kWorkerDone, "worker-3 completes the turn");
-      !s.ok()) {
-    return s;
-  }
+  return Expect(!third->killed && third->code == kWorkerDone, "worker-3 completes the turn");
+}
 
+// The claim the demo exists for, checked where the log cannot vouch for
+// it: in the services' own ledger.
+Status CheckLedger(const Ledger& ledger) {
   Section("6. outside the log: the services' ledger");
   auto entries = ledger.Read();
   if (!entries.ok()) return entries.status();
@@ -220,10 +218,12 @@ Status RunDemo(const std::string& dir) {
     return s;
   }
   Line("  => the email went out exactly once, though three workers ran and one died mid-step.");
+  return Status::OK();
+}
 
-  auto session = OpenSession(dir, "auditor");
-  if (!session.ok()) return session.status();
-  agentlog::Runtime& runtime = *session->runtime;
+// Checks how the run ended, as the log tells it; answers the sequence of
+// its one decision, where the time travel below goes.
+agentlog::Result<uint64_t> CheckFinalRun(agentlog::Runtime& runtime) {
   auto final_state = runtime.State(kDemoRun);
   if (!final_state.ok()) return final_state.status();
   if (Status s = Expect(final_state->status == agentlog::RunStatus::kCompleted &&
@@ -240,8 +240,10 @@ Status RunDemo(const std::string& dir) {
   }
   Line("  send_email ran with the arguments as " + std::string(kApprover) + " edited them: " +
        sent->call_arguments_json);
-  const uint64_t decision_at = final_state->decisions[0].sequence;
+  return final_state->decisions[0].sequence;
+}
 
+Status TimeTravel(agentlog::Runtime& runtime, uint64_t decision_at) {
   Section("7. time travel: the run as of event " + std::to_string(decision_at) + ", its decision");
   auto then = runtime.StateAt(kDemoRun, decision_at);
   if (!then.ok()) return then.status();
@@ -266,41 +268,41 @@ Status RunDemo(const std::string& dir) {
     return s;
   }
   Line("  replay: step benchmarks answered from the log (" + replayed->output + "); tool calls: 0");
+  return Status::OK();
+}
 
-  // The first benchmarks attempt: its ToolStarted is the fork point (the
-  // last event of its append); its RetryScheduled ends the append that
-  // recorded the timeout.
+// The first benchmarks attempt: its ToolStarted is the fork point (the
+// last event of its append); its RetryScheduled ends the append that
+// recorded the timeout. 0 for what the log does not hold.
+struct BenchmarkTimeout {
   uint64_t started_at = 0;
   uint64_t timed_out_at = 0;
+};
+
+agentlog::Result<BenchmarkTimeout> FindBenchmarkTimeout(agentlog::Store& store) {
+  BenchmarkTimeout found;
   agentlog::ReadOptions read;
   read.limit = agentlog::kMaxReadLimit;
-  auto events = session->store->ReadRun(kDemoRun, read);
+  auto events = store.ReadRun(kDemoRun, read);
   if (!events.ok()) return events.status();
   for (const agentlog::Event& event : *events) {
     if (event.step_id() != "benchmarks") continue;
-    if (event.type() == agentlog::fb::Body_ToolStarted && started_at == 0) started_at = event.sequence();
-    if (event.type() == agentlog::fb::Body_RetryScheduled && timed_out_at == 0) {
-      timed_out_at = event.sequence();
+    if (event.type() == agentlog::fb::Body_ToolStarted && found.started_at == 0) {
+      found.started_at = event.sequence();
+    }
+    if (event.type() == agentlog::fb::Body_RetryScheduled && found.timed_out_at == 0) {
+      found.timed_out_at = event.sequence();
     }
   }
-  const std::string what_if = std::string(kDemoRun) + "-what-if";
-  Section("8. counterfactual: what if the benchmark service had not timed out? (fork at event " +
-          std::to_string(started_at) + ")");
-  const agentlog::Substitution answered{agentlog::Substitution::Kind::kToolOutput, "benchmarks",
-                                        R"({"p50_ms":40,"p99_ms":175,"baseline_p99_ms":180})"};
-  auto forked = runtime.Counterfactual(kDemoRun, started_at, what_if,
-                                       "what if benchmarks had answered at once", {&answered, 1});
-  if (!forked.ok()) return forked.status();
-  if (Status s = Expect(started_at != 0 && timed_out_at > started_at, "the log holds the timeout");
-      !s.ok()) {
-    return s;
-  }
-  Line("  forked " + std::string(kDemoRun) + " at event " + std::to_string(started_at) + " as " +
-       what_if + ": event " + std::to_string(forked->first_sequence) + " is its RunForked, " +
-       std::to_string(forked->last_sequence) + " the substituted answer; nothing ran live");
-  // The real branch just after the timeout was recorded, against the fork.
-  auto real = session->projector->StateAt(kDemoRun, agentlog::kRunStateProjectionName, timed_out_at);
-  auto alternative = session->projector->CurrentState(what_if, agentlog::kRunStateProjectionName);
+  return found;
+}
+
+// The real branch just after the timeout was recorded, against the fork:
+// only the fields of the benchmarks step and the run's status are shown.
+Status ShowWhatIfDiff(agentlog::Projector& projector, uint64_t timed_out_at,
+                      const std::string& what_if) {
+  auto real = projector.StateAt(kDemoRun, agentlog::kRunStateProjectionName, timed_out_at);
+  auto alternative = projector.CurrentState(what_if, agentlog::kRunStateProjectionName);
   if (!real.ok()) return real.status();
   if (!alternative.ok()) return alternative.status();
   const std::vector<agentlog::FieldChange> changes = agentlog::Diff(**real, **alternative);
@@ -311,27 +313,78 @@ Status RunDemo(const std::string& dir) {
     Line("    " + change.path + ": " + (change.before.empty() ? "-" : change.before.substr(0, 60)) +
          " -> " + (change.after.empty() ? "-" : change.after.substr(0, 60)));
   }
+  return Status::OK();
+}
 
+Status WhatIf(Session& session, const BenchmarkTimeout& timeout) {
+  const std::string what_if = std::string(kDemoRun) + "-what-if";
+  Section("8. counterfactual: what if the benchmark service had not timed out? (fork at event " +
+          std::to_string(timeout.started_at) + ")");
+  const agentlog::Substitution answered{agentlog::Substitution::Kind::kToolOutput, "benchmarks",
+                                        R"({"p50_ms":40,"p99_ms":175,"baseline_p99_ms":180})"};
+  auto forked = session.runtime->Counterfactual(kDemoRun, timeout.started_at, what_if,
+                                                "what if benchmarks had answered at once",
+                                                {&answered, 1});
+  if (!forked.ok()) return forked.status();
+  if (Status s = Expect(timeout.started_at != 0 && timeout.timed_out_at > timeout.started_at,
+                        "the log holds the timeout");
+      !s.ok()) {
+    return s;
+  }
+  Line("  forked " + std::string(kDemoRun) + " at event " + std::to_string(timeout.started_at) +
+       " as " + what_if + ": event " + std::to_string(forked->first_sequence) +
+       " is its RunForked, " + std::to_string(forked->last_sequence) +
+       " the substituted answer; nothing ran live");
+  return ShowWhatIfDiff(*session.projector, timeout.timed_out_at, what_if);
+}
+
+Status ShowAudit(agentlog::Runtime& runtime) {
   Section("9. audit of " + std::string(kDemoRun));
   auto audit = runtime.Audit(kDemoRun);
   if (!audit.ok()) return audit.status();
   PrintAudit(*audit, "  ");
-  if (Status s = Expect(audit->approvals.size() == 1 && audit->approvals[0].by == kApprover,
-                        "the audit names the approver");
-      !s.ok()) {
-    return s;
-  }
+  return Expect(audit->approvals.size() == 1 && audit->approvals[0].by == kApprover,
+                "the audit names the approver");
+}
 
+void PrintNextCommands(const std::string& dir, uint64_t decision_at, const BenchmarkTimeout& timeout) {
   Section("next: explore the same store");
   const std::string db = dir + "/" + kDemoStoreDir;
   Line("  agentlog log " + db + " " + kDemoRun + "              # every event as JSON");
   Line("  agentlog state " + db + " " + kDemoRun + " --at " + std::to_string(decision_at) +
        "   # what the agent knew at its decision");
-  Line("  agentlog diff " + db + " " + kDemoRun + " " + std::to_string(started_at) + " " +
-       std::to_string(timed_out_at) + "      # what the timeout changed");
+  Line("  agentlog diff " + db + " " + kDemoRun + " " + std::to_string(timeout.started_at) + " " +
+       std::to_string(timeout.timed_out_at) + "      # what the timeout changed");
   Line("  agentlog audit " + db + " " + kDemoRun);
   Line("  agentlog recover " + db);
   Line("  agentlog verify " + db);
+}
+
+// The run's story from the crash to the audit, worker by worker; the rest
+// is told from the store, in one auditor's session.
+Status RunDemo(const std::string& dir) {
+  const Ledger ledger(dir + "/" + kDemoLedgerFile);
+  Line("agentlog demo: an agent analyzes a project's documents and emails a report.");
+  Line("store " + dir + "/" + kDemoStoreDir + "; the simulated services keep their own ledger in " +
+       ledger.path());
+  if (Status s = CrashFirstWorker(dir); !s.ok()) return s;
+  if (Status s = ShowWhatIsDue(dir); !s.ok()) return s;
+  if (Status s = SecondWorkerTakesOver(dir); !s.ok()) return s;
+  if (Status s = AnswerApproval(dir); !s.ok()) return s;
+  if (Status s = ThirdWorkerFinishes(dir); !s.ok()) return s;
+  if (Status s = CheckLedger(ledger); !s.ok()) return s;
+
+  auto session = OpenSession(dir, "auditor");
+  if (!session.ok()) return session.status();
+  agentlog::Runtime& runtime = *session->runtime;
+  auto decision_at = CheckFinalRun(runtime);
+  if (!decision_at.ok()) return decision_at.status();
+  if (Status s = TimeTravel(runtime, *decision_at); !s.ok()) return s;
+  auto timeout = FindBenchmarkTimeout(*session->store);
+  if (!timeout.ok()) return timeout.status();
+  if (Status s = WhatIf(*session, *timeout); !s.ok()) return s;
+  if (Status s = ShowAudit(runtime); !s.ok()) return s;
+  PrintNextCommands(dir, *decision_at, *timeout);
   return session->store->Close();
 }
 
