@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <xxhash.h>
 
+#include "agentlog/hash.h"
 #include "base/assert.h"
 
 namespace agentlog::internal {
@@ -78,3 +79,16 @@ std::optional<std::string> HexDecode(std::string_view hex) {
 }
 
 }  // namespace agentlog::internal
+
+// The public face of the above (agentlog/hash.h).
+namespace agentlog {
+
+std::string Sha256(std::string_view bytes) {
+  return std::string(internal::HashView(internal::Sha256(bytes)));
+}
+
+std::string HexEncode(std::string_view bytes) { return internal::HexEncode(bytes); }
+
+std::optional<std::string> HexDecode(std::string_view hex) { return internal::HexDecode(hex); }
+
+}  // namespace agentlog

@@ -9,7 +9,7 @@
 
 #include "agentlog/agentlog.h"
 #include "bench/bench_util.h"
-#include "tests/run_generator.h"
+#include "testing/run_generator.h"
 
 namespace agentlog_bench {
 namespace {

@@ -1,5 +1,5 @@
 // bench/state_at_workload.h: time travel latency. A run of N generated
-// events (tests/run_generator.h: a realistic mix of turns, steps, retries,
+// events (testing/run_generator.h: a realistic mix of turns, steps, retries,
 // approvals, knowledge and conversation) is loaded through a Projector with
 // the default snapshot policy; then StateAt of the run-state projection at
 // random points, with those snapshots and with none (a fold from event 1).

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "agentlog/options.h"
+#include "agentlog/rocksdb_options.h"
 #include "agentlog/status.h"
 
 namespace agentlog::internal {
@@ -136,15 +137,13 @@ class Backend {
 };
 
 struct BackendOptions {
-  std::shared_ptr<rocksdb::FileSystem> file_system;  // null: the OS's
   Clock* clock = nullptr;  // stamps the info log's lines; null: the system clock
   // Writes nothing, creates nothing; every write is refused.
   bool read_only = false;
   bool create_if_missing = true;
   bool error_if_exists = false;
   bool truncate_log_at_damage = false;
-  size_t write_buffer_bytes = size_t{64} << 20;
-  size_t block_cache_bytes = size_t{64} << 20;
+  RocksDbOptions rocksdb;  // file system (null: the OS's) and memory sizes
 };
 
 // An in-memory backend (engine/memory_backend.cc), for tests of the seam.

@@ -340,11 +340,11 @@ rocksdb::DBOptions MakeDbOptions(const BackendOptions& options, rocksdb::Env* en
 
 rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions(const BackendOptions& options) {
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.block_cache = rocksdb::NewLRUCache(options.rocksdb.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_size = 16 * 1024;
   rocksdb::ColumnFamilyOptions column_options;
-  column_options.write_buffer_size = options.write_buffer_bytes;
+  column_options.write_buffer_size = options.rocksdb.write_buffer_bytes;
   column_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return column_options;
 }
@@ -414,11 +414,11 @@ Result<OpenedDatabase> OpenDatabase(const BackendOptions& options, const rocksdb
 Result<std::unique_ptr<Backend>> OpenRocksDbBackend(const BackendOptions& options,
                                                     const std::string& path) {
   std::shared_ptr<rocksdb::FileSystem> fs =
-      options.file_system != nullptr ? options.file_system : rocksdb::FileSystem::Default();
+      options.rocksdb.file_system != nullptr ? options.rocksdb.file_system : rocksdb::FileSystem::Default();
   Status status = CheckPath(fs.get(), path, options);
   if (!status.ok()) return status;
   std::unique_ptr<rocksdb::Env> env;
-  if (options.file_system != nullptr) env = rocksdb::NewCompositeEnv(options.file_system);
+  if (options.rocksdb.file_system != nullptr) env = rocksdb::NewCompositeEnv(options.rocksdb.file_system);
   rocksdb::DBOptions db_options = MakeDbOptions(options, env != nullptr ? env.get() : rocksdb::Env::Default());
   // Read-only opens create no file, not even RocksDB's info log.
   std::shared_ptr<rocksdb::Logger> info_log = NewDiscardingInfoLog();

@@ -16,7 +16,7 @@
 //                     store (its files already changed): every later open
 //                     refuses with it, until a person deletes it.
 // Every file operation goes through the rocksdb::FileSystem the store was
-// opened with (Options::file_system), so the tests' fault-injecting file
+// opened with (RocksDbOptions::file_system), so the tests' fault-injecting file
 // system sees these files too. The one exception is RefuseIfWritten, which
 // asks the kernel who holds a lock (stat and /proc/locks): a FileSystem
 // can only take locks, and taking one from a starting writer is the harm

@@ -45,20 +45,22 @@ Result<std::unique_ptr<Store>> OpenOnRocksDb(const Options& options, const std::
   if (!valid.ok()) return valid;
   if (path.empty()) return Status::InvalidArgument("store path is empty");
   internal::BackendOptions backend_options;
-  backend_options.file_system = options.file_system;
+  backend_options.rocksdb = RocksDbOptionsOf(options);
   backend_options.clock = options.clock;
   backend_options.read_only = read_only;
   backend_options.create_if_missing = options.create_if_missing;
   backend_options.error_if_exists = options.error_if_exists;
   backend_options.truncate_log_at_damage = options.truncate_log_at_damage;
-  backend_options.write_buffer_bytes = options.write_buffer_bytes;
-  backend_options.block_cache_bytes = options.block_cache_bytes;
   auto backend = internal::OpenRocksDbBackend(backend_options, path);
   if (!backend.ok()) return backend.status();
   return internal::OpenStoreOnBackend(options, std::move(backend).value(), read_only);
 }
 
 }  // namespace
+
+RocksDbOptions RocksDbOptionsOf(const Options& options) {
+  return options.rocksdb != nullptr ? *options.rocksdb : RocksDbOptions();
+}
 
 Result<std::unique_ptr<Store>> Store::Open(const Options& options, const std::string& path) {
   return OpenOnRocksDb(options, path, /*read_only=*/false);

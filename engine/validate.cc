@@ -2,6 +2,7 @@
 // expected, what was found, and what to do.
 #include "engine/validate.h"
 
+#include "agentlog/store.h"  // ValidateRunId
 #include "base/assert.h"
 #include "engine/keys.h"
 #include "engine/record_codec.h"

@@ -8,7 +8,7 @@
 
 #include "engine/backend.h"
 #include "engine/store_impl.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

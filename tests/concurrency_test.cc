@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "test_util.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "store_surgery.h"
-#include "test_util.h"
+#include "testing/store_surgery.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

@@ -8,7 +8,7 @@
 // own (so it knows every head it appends to), and reports each answer with
 // one line (tests/crash_protocol.h) written by a single write(2):
 //   - appends of 1..kMaxEventsPerAppend valid run-state events
-//     (tests/run_generator.h) to dozens of runs -- "p-" runs through
+//     (testing/run_generator.h) to dozens of runs -- "p-" runs through
 //     Projector::Append (its SnapshotPolicy writes and retires snapshots on
 //     the way), "s-" runs through Store::Append; some with an idempotency
 //     key, some with the right expected_head (ACK);
@@ -47,7 +47,7 @@
 #include "agentlog/projector.h"
 #include "agentlog/run_state.h"
 #include "crash_protocol.h"
-#include "run_generator.h"
+#include "testing/run_generator.h"
 
 namespace {
 

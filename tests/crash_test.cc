@@ -12,7 +12,7 @@
 // stored snapshot holds exactly that fold; every acknowledged idempotency
 // key still answers with its first append.
 // Method: fork/exec agentlog_crash_child (tests/crash_child.cc: dozens of
-// runs of valid run-state events from tests/run_generator.h, idempotent
+// runs of valid run-state events from testing/run_generator.h, idempotent
 // repeats, conflicting appends, forks, snapshots, from several threads, all
 // kSync) with a pipe for its report lines (tests/crash_protocol.h); SIGKILL
 // it at a moment chosen in a cycle of kinds -- a random 20-300 ms after
@@ -53,9 +53,9 @@
 #include "agentlog/projector.h"
 #include "agentlog/run_state.h"
 #include "crash_protocol.h"
-#include "reference_fold.h"
+#include "testing/reference_fold.h"
 #include "engine/backend.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 #ifndef AGENTLOG_CRASH_CHILD_PATH
 #error "tests/CMakeLists.txt defines AGENTLOG_CRASH_CHILD_PATH (the agentlog_crash_child binary)"

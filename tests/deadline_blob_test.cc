@@ -10,7 +10,7 @@
 // back byte for byte, refused over the limit, and damage is Corruption, never
 // content; deleting a run's snapshots leaves blobs alone.
 // Method: small runs on a ManualClock through the public API, on the
-// RocksDB and the in-memory backend; damage through tests/store_surgery.h.
+// RocksDB and the in-memory backend; damage through testing/store_surgery.h.
 #include <catch2/catch.hpp>
 #include <span>
 #include <string>
@@ -18,8 +18,8 @@
 
 #include "base/crypto.h"
 #include "engine/store_impl.h"
-#include "store_surgery.h"
-#include "test_util.h"
+#include "testing/store_surgery.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "agentlog/agentlog.h"
+#include "agentlog/rocksdb_options.h"
 
 extern char** environ;
 
@@ -121,7 +122,9 @@ void ReadingCommands(const std::string& cli, const std::string& store, int expec
 agentlog::Options StoreOptions() {
   agentlog::Options options;
   options.clock = agentlog::SystemClock();
-  options.write_buffer_bytes = 256 << 10;  // flushes and compactions on the small disk too
+  auto rocksdb = std::make_shared<agentlog::RocksDbOptions>();
+  rocksdb->write_buffer_bytes = 256 << 10;  // flushes and compactions on the small disk too
+  options.rocksdb = std::move(rocksdb);
   return options;
 }
 

@@ -2,7 +2,7 @@
 // read-only media, through agentlog_disk_child (tests/disk_child.cc), which
 // mounts a small tmpfs in a mount namespace of its own. Before the store
 // wrote RocksDB's info log itself, RocksDB's logger -- which writes through
-// the operating system's file system, not Options::file_system, so the
+// the operating system's file system, not RocksDbOptions::file_system, so the
 // fault-injecting tests could not reach it -- aborted the writer on the
 // full disk (SIGABRT, `sync_without_flush_called_` in WritableFileWriter);
 // and every command of the tool opened the store for writing, so none
@@ -17,7 +17,7 @@
 #include <iostream>
 #include <string>
 
-#include "test_util.h"
+#include "testing/test_util.h"
 
 using namespace agentlog::testing;
 

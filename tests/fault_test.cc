@@ -1,13 +1,13 @@
 // tests/fault_test.cc: what appends do when the write under them fails, and
 // what durability a repeated (idempotent) append gets. Faults come from
-// tests/fault_backend.h around the in-memory or the RocksDB backend.
+// testing/fault_backend.h around the in-memory or the RocksDB backend.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
 
 #include "engine/store_impl.h"
-#include "fault_backend.h"
-#include "test_util.h"
+#include "testing/fault_backend.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

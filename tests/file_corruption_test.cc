@@ -64,8 +64,8 @@
 #include <vector>
 
 #include "base/crypto.h"
-#include "run_generator.h"
-#include "test_util.h"
+#include "testing/run_generator.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

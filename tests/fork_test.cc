@@ -9,7 +9,7 @@
 // forked), and digests taken before a fork keep verifying after it.
 // Method: small runs with a ManualClock; each property is checked through
 // the public API, on both backends where the behaviour could differ, and
-// damage is made through tests/store_surgery.h.
+// damage is made through testing/store_surgery.h.
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <span>
@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "engine/store_impl.h"
-#include "store_surgery.h"
-#include "test_util.h"
+#include "testing/store_surgery.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

@@ -23,7 +23,7 @@
 #include "engine/keys.h"
 #include "engine/record_codec.h"
 #include "engine/rocksdb_files.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 #ifndef AGENTLOG_SOURCE_DIR
 #error "tests/CMakeLists.txt defines AGENTLOG_SOURCE_DIR (the project source directory)"

@@ -25,8 +25,8 @@
 
 #include "base/crypto.h"
 #include "engine/store_impl.h"
-#include "fault_backend.h"
-#include "test_util.h"
+#include "testing/fault_backend.h"
+#include "testing/test_util.h"
 
 #ifndef AGENTLOG_SOURCE_DIR
 #error "tests/CMakeLists.txt defines AGENTLOG_SOURCE_DIR (the project source directory)"

@@ -20,10 +20,10 @@
 #include <string>
 
 #include "agentlog/runtime.h"
-#include "run_generator.h"
+#include "testing/run_generator.h"
 #include "runtime/runtime_impl.h"
-#include "store_surgery.h"
-#include "test_util.h"
+#include "testing/store_surgery.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;
@@ -250,7 +250,7 @@ TEST_CASE("LogBacked.AnEditedPayloadIsCorruptionOnEveryReadAndNeverAnAnswer", "[
 TEST_CASE("LogBacked.EveryStateOfAGeneratedRunIsBackedByItsLog", "[logbacked][runtime]") {
   // Goal: the runtime's check never takes a true state for a forged one:
   // for random valid runs (approvals by step, by causation and without a
-  // request; steps completed, retried, completed again; tests/run_generator.h)
+  // request; steps completed, retried, completed again; testing/run_generator.h)
   // the state after every event passes CheckStateAgainstLog. Method: the
   // runtime's internals (runtime/runtime_impl.h), states from events alone.
   World world;

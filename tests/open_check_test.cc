@@ -30,8 +30,9 @@
 #include <random>
 
 #include "engine/rocksdb_files.h"
-#include "power_loss_fs.h"
-#include "test_util.h"
+#include "agentlog/rocksdb_options.h"
+#include "testing/power_loss_fs.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;
@@ -99,7 +100,9 @@ using Acknowledged = std::map<std::string, std::vector<std::string>>;
 Options OptionsWith(Clock* clock, std::shared_ptr<PowerLossFileSystem> fs) {
   Options options;
   options.clock = clock;
-  options.file_system = std::move(fs);
+  auto rocksdb = std::make_shared<RocksDbOptions>();
+  rocksdb->file_system = std::move(fs);
+  options.rocksdb = std::move(rocksdb);
   return options;
 }
 
@@ -444,7 +447,7 @@ TEST_CASE("OpenChecks.AWritingOpenRocksDbFailsKeepsTheMarker", "[openchecks]") {
 TEST_CASE("ReadOnly.OpensAStoreOnAReadOnlyDisk", "[readonly]") {
   // Goal: with every create, write, rename and delete failing (EROFS), a
   // writing open is refused with IOError, and a read-only one opens and
-  // verifies. Method: tests/power_loss_fs.h's read-only fault.
+  // verifies. Method: testing/power_loss_fs.h's read-only fault.
   TempDir dir;
   ManualClock clock(kStartUs);
   auto fs = std::make_shared<PowerLossFileSystem>();
@@ -594,7 +597,9 @@ TEST_CASE("OpenChecks.ALogCutToNothingBetweenTwoIsDamage", "[openchecks]") {
   ManualClock clock(kStartUs);
   Options options;
   options.clock = &clock;
-  options.write_buffer_bytes = 64 << 10;
+  auto rocksdb = std::make_shared<RocksDbOptions>();
+  rocksdb->write_buffer_bytes = 64 << 10;
+  options.rocksdb = std::move(rocksdb);
   const auto logs_of = [](const std::string& path) {
     std::vector<std::string> logs;
     for (const auto& entry : std::filesystem::directory_iterator(path)) {

@@ -1,6 +1,6 @@
 // tests/power_loss_test.cc: what survives a power cut, and what the store
-// does when the disk fails under it. The disk is tests/power_loss_fs.h,
-// passed in through Options::file_system, around a real directory.
+// does when the disk fails under it. The disk is testing/power_loss_fs.h,
+// passed in through RocksDbOptions::file_system, around a real directory.
 //
 //   [powerloss]  power cuts at random moments under concurrent kSync and
 //                kBuffered appends; AGENTLOG_POWER_CUTS sets how many
@@ -19,8 +19,9 @@
 #include <set>
 #include <thread>
 
-#include "power_loss_fs.h"
-#include "test_util.h"
+#include "agentlog/rocksdb_options.h"
+#include "testing/power_loss_fs.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;
@@ -34,10 +35,12 @@ struct Disk {
   TempDir dir;
   ManualClock clock{1'000};
   std::shared_ptr<PowerLossFileSystem> fs = std::make_shared<PowerLossFileSystem>();
+  std::shared_ptr<RocksDbOptions> rocksdb = std::make_shared<RocksDbOptions>();
   Options options;
   Disk() {
     options.clock = &clock;
-    options.file_system = fs;
+    rocksdb->file_system = fs;
+    options.rocksdb = rocksdb;
   }
   std::unique_ptr<Store> Open() { return OpenStore(dir.path(), &clock, options); }
   // The disk is fine again: clears the fault and reopens; the store verifies.
@@ -119,7 +122,7 @@ TEST_CASE("PowerLoss.SyncAcknowledgedAppendsSurviveEveryCut", "[powerloss]") {
   INFO("seed " << seed << " (AGENTLOG_POWER_SEED repeats the choices; thread timing differs)");
   std::mt19937_64 random(seed);
   Disk disk;
-  disk.options.write_buffer_bytes = 128 << 10;
+  disk.rocksdb->write_buffer_bytes = 128 << 10;
   std::map<std::string, Placed> known;  // everything present after the last reopen
   uint64_t sync_acked = 0, buffered_acked = 0, buffered_lost = 0, unacked_present = 0;
   PowerLossFileSystem::PowerCutReport total;
@@ -384,7 +387,7 @@ TEST_CASE("Fault.FailedTableFileWriteStopsTheStoreWithEveryAckKept", "[fault]") 
   // acknowledged before is there. Method: a 64 KiB memtable, so flushes
   // come often; table-file writes fail from the start.
   Disk disk;
-  disk.options.write_buffer_bytes = 64 << 10;
+  disk.rocksdb->write_buffer_bytes = 64 << 10;
   std::vector<std::string> acknowledged;
   {
     auto store = disk.Open();
@@ -423,7 +426,7 @@ TEST_CASE("Fault.BackendNeverSyncsTheLogAfterAFailedWrite", "[fault]") {
   // guarantee on its own, for any caller of the seam.
   Disk disk;
   internal::BackendOptions options;
-  options.file_system = disk.fs;
+  options.rocksdb.file_system = disk.fs;
   auto backend = internal::OpenRocksDbBackend(options, disk.dir.path());
   REQUIRE(backend.ok());
   internal::WriteSet first;
@@ -449,7 +452,7 @@ TEST_CASE("Fault.EveryFileTheStoreWritesFailsAsAnErrorNeverAnAbort", "[fault][fu
   // disk heals, a reopen finds every acknowledged append, byte for byte,
   // and verifies. (RocksDB's own info logger wrote through the operating
   // system's file system, out of reach of these faults; the store's logger
-  // writes through Options::file_system, so they reach it. The abort that
+  // writes through RocksDbOptions::file_system, so they reach it. The abort that
   // logger caused on a full disk is FullDisk.*'s, tests/disk_test.cc.)
   // Method: a 64 KiB memtable, so
   // that flushes and compactions write table files and MANIFEST edits;
@@ -473,7 +476,7 @@ TEST_CASE("Fault.EveryFileTheStoreWritesFailsAsAnErrorNeverAnAbort", "[fault][fu
       for (uint64_t after : {0, 1, 4, 16}) {
         INFO(target.what << ", fault " << static_cast<int>(fault) << " after " << after);
         Disk disk;
-        disk.options.write_buffer_bytes = 64 << 10;
+        disk.rocksdb->write_buffer_bytes = 64 << 10;
         disk.fs->SetFault(fault, after, target.name_part);
         std::vector<std::string> acknowledged;
         auto opened = Store::Open(disk.options, disk.dir.path());

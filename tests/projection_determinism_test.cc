@@ -1,5 +1,5 @@
 // tests/projection_determinism_test.cc: DESIGN.md invariant 6 as a
-// property. For random valid runs (tests/run_generator.h), the run-state
+// property. For random valid runs (testing/run_generator.h), the run-state
 // projection's StateAt(n) with snapshots is byte-identical to a fold from
 // event 1, at every n; deleting every snapshot changes no answer; a fork's
 // states are its parent's up to the fork point and a fold of its own
@@ -12,9 +12,9 @@
 
 #include "agentlog/projector.h"
 #include "agentlog/run_state.h"
-#include "reference_fold.h"
-#include "run_generator.h"
-#include "test_util.h"
+#include "testing/reference_fold.h"
+#include "testing/run_generator.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "agentlog/projector.h"
-#include "reference_fold.h"
-#include "store_surgery.h"
-#include "tally_projection.h"
-#include "test_util.h"
+#include "testing/reference_fold.h"
+#include "testing/store_surgery.h"
+#include "testing/tally_projection.h"
+#include "testing/test_util.h"
 #include "testing/counting_store.h"
 
 using namespace agentlog;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "base/crypto.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

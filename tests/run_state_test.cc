@@ -27,7 +27,7 @@
 #include "agentlog/run_state.h"
 #include "agentlog/run_state_generated.h"
 #include "schema_next/next_payloads.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 #ifndef AGENTLOG_SOURCE_DIR
 #error "tests/CMakeLists.txt defines AGENTLOG_SOURCE_DIR (the project source directory)"

@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "agentlog/runtime.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 #include "testing/counting_store.h"
 
 using namespace agentlog;

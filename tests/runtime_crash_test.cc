@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "agentlog/agentlog.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 #include "tools/demo_services.h"
 #include "tools/demo_worker.h"
 

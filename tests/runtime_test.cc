@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "agentlog/runtime.h"
-#include "store_surgery.h"
-#include "test_util.h"
+#include "testing/store_surgery.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

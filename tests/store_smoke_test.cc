@@ -2,7 +2,7 @@
 // read back byte-identical, reopen, verify.
 #include <catch2/catch.hpp>
 
-#include "test_util.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

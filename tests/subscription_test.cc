@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "test_util.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

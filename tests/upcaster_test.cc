@@ -16,7 +16,7 @@
 #include <string>
 
 #include "agentlog/projector.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

@@ -19,8 +19,8 @@
 
 #include "engine/keys.h"
 #include "engine/meta_codec.h"
-#include "store_surgery.h"
-#include "test_util.h"
+#include "testing/store_surgery.h"
+#include "testing/test_util.h"
 
 using namespace agentlog;
 using namespace agentlog::testing;

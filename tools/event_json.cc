@@ -9,6 +9,8 @@
 
 #include <flatbuffers/idl.h>
 
+#include "agentlog/hash.h"
+
 namespace agentlog_tools {
 namespace {
 
@@ -24,22 +26,11 @@ nlohmann::ordered_json Fallback(const char* key, uint64_t type, std::string_view
   nlohmann::ordered_json json;
   json[key] = type;
   if (!reason.empty()) json["reason"] = reason;
-  json["bytes_hex"] = HexOf(bytes);
+  json["bytes_hex"] = agentlog::HexEncode(bytes);
   return json;
 }
 
 }  // namespace
-
-std::string HexOf(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    hex.push_back(kDigits[byte >> 4]);
-    hex.push_back(kDigits[byte & 0x0f]);
-  }
-  return hex;
-}
 
 std::string ActorKindName(agentlog::ActorKind kind) {
   switch (kind) {
@@ -116,8 +107,8 @@ nlohmann::ordered_json EventRenderer::ToJson(const agentlog::Event& event) {
   json["idempotency_key"] = std::string(event.idempotency_key());
   json["actor"] = {{"kind", ActorKindName(event.actor_kind())},
                    {"id", std::string(event.actor_id())}};
-  json["payload_sha256"] = HexOf(event.payload_hash());
-  json["chain"] = HexOf(event.chain_hash());
+  json["payload_sha256"] = agentlog::HexEncode(event.payload_hash());
+  json["chain"] = agentlog::HexEncode(event.chain_hash());
   json["payload_removed"] = event.payload_removed();
   json["payload"] = RenderPayload(event);
   return json;
@@ -133,7 +124,7 @@ nlohmann::ordered_json RunInfoToJson(const agentlog::RunInfo& info) {
   json["status"] = std::string(agentlog::RunStatusName(info.status));
   json["head_sequence"] = info.head_sequence;
   json["head_position"] = info.head_position;
-  json["head_chain"] = HexOf(info.head_chain_hash);
+  json["head_chain"] = agentlog::HexEncode(info.head_chain_hash);
   json["session"] = info.session_id;
   json["parent_run"] = info.parent_run_id;
   json["fork_sequence"] = info.fork_sequence;

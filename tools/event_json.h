@@ -33,9 +33,6 @@ class Parser;
 
 namespace agentlog_tools {
 
-// Lowercase hex of `bytes`.
-std::string HexOf(std::string_view bytes);
-
 // "agent", "user", "system", "tool", or "unknown(N)".
 std::string ActorKindName(agentlog::ActorKind kind);
 

@@ -11,8 +11,6 @@
 //
 // Re-runnable: each invocation appends a new run, incident-summary-N, with
 // the first N not yet in the store.
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "agentlog/hash.h"
 #include "tools/commands.h"
 #include "tools/event_json.h"
 
@@ -40,16 +39,6 @@ constexpr char kAgentId[] = "ops-assistant";
 constexpr int64_t kApprovalWindowUs = int64_t{3600} * 1000 * 1000;  // one hour
 // The append the example retries to show a replay: the send_email completion.
 constexpr char kRetriedKeySuffix[] = "step-3-completed";
-
-std::string Sha256(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
-    std::fprintf(stderr, "agentlog example: BUG: EVP_Digest(SHA-256) failed\n");
-    std::abort();
-  }
-  return std::string(reinterpret_cast<const char*>(digest), size);
-}
 
 struct PlanStep {
   const char* item_id;
@@ -187,7 +176,7 @@ uint64_t ScriptSearchAndDecide(RunScript& script, flatbuffers::FlatBufferBuilder
              step.item_id, started, ActorKind::kTool, step.tool);
 
   script.Begin("step-1-completed");
-  const std::string hash = Sha256(kSearchOutput);
+  const std::string hash = agentlog::Sha256(kSearchOutput);
   const std::vector<uint8_t> hash_bytes(hash.begin(), hash.end());
   const uint64_t completed = script.Add(
       b, fb::Body_ToolCompleted, fb::CreateToolCompletedDirect(b, kSearchOutput, "", &hash_bytes),
@@ -247,7 +236,7 @@ void ScriptApprovedEmail(RunScript& script, flatbuffers::FlatBufferBuilder& b, u
 
   script.Begin(kRetriedKeySuffix);
   const std::string output = R"({"message_id":"<incidents-4211@mail.example.com>"})";
-  const std::string hash = Sha256(output);
+  const std::string hash = agentlog::Sha256(output);
   const std::vector<uint8_t> hash_bytes(hash.begin(), hash.end());
   const uint64_t sent = script.Add(
       b, fb::Body_ToolCompleted,

@@ -8,9 +8,11 @@
 #include <atomic>
 #include <cstdint>
 
+#include "agentlog/export.h"
+
 namespace agentlog {
 
-class Clock {
+class AGENTLOG_EXPORT Clock {
  public:
   virtual ~Clock() = default;
   // Microseconds since the Unix epoch. Must be safe to call from any thread.
@@ -19,10 +21,10 @@ class Clock {
 };
 
 // The wall clock (std::chrono::system_clock). Thread-safe, stateless.
-Clock* SystemClock();
+AGENTLOG_EXPORT Clock* SystemClock();
 
 // A clock that moves only when told to. Thread-safe.
-class ManualClock : public Clock {
+class AGENTLOG_EXPORT ManualClock : public Clock {
  public:
   explicit ManualClock(int64_t now_us = 0) : now_us_(now_us) {}
   int64_t NowMicros() override { return now_us_.load(std::memory_order_acquire); }

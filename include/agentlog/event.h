@@ -12,6 +12,7 @@
 #include <string_view>
 #include <utility>
 
+#include "agentlog/export.h"
 #include "agentlog/events_generated.h"
 
 namespace agentlog {
@@ -34,13 +35,13 @@ enum class ActorKind : uint8_t { kAgent = 0, kUser = 1, kSystem = 2, kTool = 3 }
 using EventType = uint16_t;
 
 // "ToolFailed" for a known type, "unknown(57)" otherwise.
-std::string EventTypeName(EventType type);
+AGENTLOG_EXPORT std::string EventTypeName(EventType type);
 // The highest event type this build knows.
 constexpr EventType kMaxKnownEventType = static_cast<EventType>(fb::Body_MAX);
 // The text of schema/events.fbs this build writes and reads payloads with:
 // a flatbuffers::Parser given it renders any payload as JSON (the agentlog
 // tool's `log` does) without a printer per event type.
-std::string_view EventsSchemaText();
+AGENTLOG_EXPORT std::string_view EventsSchemaText();
 
 // One event to append.
 struct EventInput {
@@ -57,7 +58,7 @@ struct EventInput {
 
 // One stored event, checked when it was read. Owns its bytes; every
 // string_view it returns lives as long as the Event. Cheap to move.
-class Event {
+class AGENTLOG_EXPORT Event {
  public:
 
   std::string_view run_id() const;
@@ -85,15 +86,16 @@ class Event {
   // build does not know, body_type() is that number and the typed
   // accessors (body_as_X) return nullptr.
   const fb::Event* body() const;
-  // The whole stored frame, for export and audits.
+  // The whole stored frame, for export and audits (engine/record_format.md).
   std::string_view frame() const { return frame_; }
-  // The stored envelope as a FlatBuffers view (schema/record.fbs).
-  const fb::Record* record() const;
 
  private:
   friend class internal::StoreImpl;  // the only maker: every Event is read and checked
   // REQUIRES: frame passed every read check (engine/record_codec.cc CheckRecord).
   explicit Event(std::string frame) : frame_(std::move(frame)) {}
+  // The stored envelope (schema/record.fbs), which the accessors above read:
+  // an on-disk layout, not part of the contract.
+  const fb::Record* record() const;
 
   std::string frame_;  // checked frame: header, then a Record FlatBuffer
 };

@@ -14,11 +14,9 @@
 
 #include "agentlog/clock.h"
 
-namespace rocksdb {
-class FileSystem;  // <rocksdb/file_system.h>; only Options::file_system names it
-}  // namespace rocksdb
-
 namespace agentlog {
+
+struct RocksDbOptions;  // agentlog/rocksdb_options.h, for experts
 
 // Fixed limits (not options: they shape the on-disk keys).
 constexpr size_t kMaxRunIdBytes = 128;           // run ids: [A-Za-z0-9._:-]{1,128}
@@ -38,14 +36,6 @@ struct Options {
 
   // Refuse to open a store that already exists. Default: false.
   bool error_if_exists = false;
-
-  // The file system the store reads and writes through: RocksDB's
-  // FileSystem interface, so a caller can interpose on every file operation
-  // (tests inject power cuts and I/O errors this way; see
-  // tests/power_loss_fs.h). The store holds a reference until it is
-  // destroyed. Default: nullptr, the operating system's
-  // (rocksdb::FileSystem::Default()).
-  std::shared_ptr<rocksdb::FileSystem> file_system;
 
   // Salvage a store whose write-ahead log holds a damaged record (a flipped
   // byte, a bad sector): replay the log only up to that record, dropping it
@@ -86,11 +76,11 @@ struct Options {
   // there is room. Default: 8192.
   size_t max_queued_appends = 8192;
 
-  // RocksDB memtable size, in bytes. Default: 64 MiB.
-  size_t write_buffer_bytes = size_t{64} << 20;
-
-  // RocksDB block cache, in bytes. Default: 64 MiB.
-  size_t block_cache_bytes = size_t{64} << 20;
+  // The file system the store writes through and RocksDB's memory sizes,
+  // for experts: see agentlog/rocksdb_options.h, the one header that names
+  // RocksDB types. Default: nullptr (the operating system's file system,
+  // 64 MiB memtables, a 64 MiB block cache).
+  std::shared_ptr<const RocksDbOptions> rocksdb;
 };
 
 // What an acknowledged append survives. Stored nowhere; chosen per append.

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agentlog/export.h"
 #include "agentlog/event.h"
 #include "agentlog/status.h"
 
@@ -26,7 +27,7 @@ namespace agentlog {
 // What a projection is shown of one event: the stored envelope, and the
 // body in the schema version this build reads (old versions are upcast
 // first; see agentlog/upcaster.h).
-class EventView {
+class AGENTLOG_EXPORT EventView {
  public:
   EventView(const Event& event, const fb::Event* body) : event_(event), body_(body) {}
   // Run, sequence, time, turn and step ids, actor, ...
@@ -46,7 +47,7 @@ struct StateField {
   std::string value;
 };
 
-class ProjectionState {
+class AGENTLOG_EXPORT ProjectionState {
  public:
   virtual ~ProjectionState() = default;
   // Deterministic: equal states encode to equal bytes, and the projection's
@@ -58,7 +59,7 @@ class ProjectionState {
   virtual std::unique_ptr<ProjectionState> Clone() const = 0;
 };
 
-class Projection {
+class AGENTLOG_EXPORT Projection {
  public:
   virtual ~Projection() = default;
   // Stable across versions; [A-Za-z0-9._:-]{1,128}.
@@ -95,11 +96,11 @@ struct FieldChange {
   std::string before;  // empty for kAdded
   std::string after;   // empty for kRemoved
 };
-std::string_view FieldChangeKindName(FieldChange::Kind kind);  // "added", ...
+AGENTLOG_EXPORT std::string_view FieldChangeKindName(FieldChange::Kind kind);  // "added", ...
 
 // What changed from `before` to `after`, in path order: "what did step 6
 // change" is Diff(StateAt(5), StateAt(6)).
-std::vector<FieldChange> Diff(const ProjectionState& before, const ProjectionState& after);
+AGENTLOG_EXPORT std::vector<FieldChange> Diff(const ProjectionState& before, const ProjectionState& after);
 
 }  // namespace agentlog
 

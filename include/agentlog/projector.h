@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agentlog/export.h"
 #include "agentlog/projection.h"
 #include "agentlog/store.h"
 #include "agentlog/upcaster.h"
@@ -108,7 +109,7 @@ struct RunStateAt {
   std::unique_ptr<ProjectionState> state;
 };
 
-class Projector {
+class AGENTLOG_EXPORT Projector {
  public:
   static std::unique_ptr<Projector> Create(Store* store, const ProjectorOptions& options);
   virtual ~Projector() = default;

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agentlog/export.h"
 #include "agentlog/event.h"
 #include "agentlog/projection.h"
 #include "agentlog/status.h"
@@ -46,7 +47,7 @@ inline constexpr uint32_t kRunStateProjectionVersion = 2;
 // means "no such event yet". Ids stand as the events gave them; an event
 // that should have named an id but gave an empty one is keyed "#<sequence>"
 // instead (see the format doc).
-struct RunState {
+struct AGENTLOG_EXPORT RunState {
   // Stored as a byte in the encoding: never renumber; append new values.
   enum class StepStatus : uint8_t {
     kPending = 0,           // PlanItemAdded, PlanRevised (a new item)
@@ -326,32 +327,32 @@ struct RunState {
   std::string PositionSummary() const;
 };
 
-std::string_view StepStatusName(RunState::StepStatus status);          // "retry_scheduled"
-std::string_view ApprovalDecisionName(RunState::ApprovalDecision decision);  // "granted"
-std::string ConfirmationModeName(fb::ConfirmationMode mode);  // "confirm_once", "unknown(7)"
-std::string ApprovalScopeName(fb::ApprovalScope scope);       // "for_run", "unknown(7)"
+AGENTLOG_EXPORT std::string_view StepStatusName(RunState::StepStatus status);          // "retry_scheduled"
+AGENTLOG_EXPORT std::string_view ApprovalDecisionName(RunState::ApprovalDecision decision);  // "granted"
+AGENTLOG_EXPORT std::string ConfirmationModeName(fb::ConfirmationMode mode);  // "confirm_once", "unknown(7)"
+AGENTLOG_EXPORT std::string ApprovalScopeName(fb::ApprovalScope scope);       // "for_run", "unknown(7)"
 
 // The projection ("run_state", kRunStateProjectionVersion). Stateless.
-std::shared_ptr<const Projection> NewRunStateProjection();
+AGENTLOG_EXPORT std::shared_ptr<const Projection> NewRunStateProjection();
 
 // The RunState inside a state of that projection.
 // REQUIRES: `state` came from NewRunStateProjection() (Initial, Decode or a
 // Clone of one); anything else stops the process (a programmer error).
-const RunState& AsRunState(const ProjectionState& state);
+AGENTLOG_EXPORT const RunState& AsRunState(const ProjectionState& state);
 
 // Every field as (path, value), sorted by path, each path once: what Diff
 // compares and `agentlog state --json` prints. Paths are listed in the
 // format doc ("plan.fetch.status", "facts.region.value"); ids inside a path
 // escape '%' and '.' (and bytes below 0x20) as %XX, so paths never collide.
-std::vector<StateField> RunStateFields(const RunState& state);
+AGENTLOG_EXPORT std::vector<StateField> RunStateFields(const RunState& state);
 
 // The deterministic encoding (schema/run_state.fbs): equal states give
 // equal bytes, and DecodeRunState(EncodeRunState(s)) == s.
-std::string EncodeRunState(const RunState& state);
+AGENTLOG_EXPORT std::string EncodeRunState(const RunState& state);
 // A state from EncodeRunState's bytes (any alignment). Errors: Corruption,
 // naming what is wrong, for bytes that fail the FlatBuffers verifier or
 // break an ordering or range rule of the format. Never crashes on garbage.
-Result<RunState> DecodeRunState(std::string_view bytes);
+AGENTLOG_EXPORT Result<RunState> DecodeRunState(std::string_view bytes);
 
 }  // namespace agentlog
 

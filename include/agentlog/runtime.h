@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agentlog/export.h"
 #include "agentlog/clock.h"
 #include "agentlog/projection.h"
 #include "agentlog/run_state.h"
@@ -53,14 +54,14 @@ struct RetryPolicy {
 };
 
 // The wait before attempt failed_attempts + 1, given a uniform 64-bit draw.
-uint64_t RetryBackoffMs(const RetryPolicy& policy, uint32_t failed_attempts, uint64_t draw);
+AGENTLOG_EXPORT uint64_t RetryBackoffMs(const RetryPolicy& policy, uint32_t failed_attempts, uint64_t draw);
 
 // The idempotency key of a step's tool call: "al1-" and 32 hex digits of
 // SHA-256 over (run, turn, step, tool, SHA-256(arguments)), each
 // length-prefixed. The same call always gives the same key; retries keep
 // it, so the tool side can de-duplicate across attempts; the same step id
 // in another turn gets another key.
-std::string StepIdempotencyKey(std::string_view run_id, std::string_view turn_id,
+AGENTLOG_EXPORT std::string StepIdempotencyKey(std::string_view run_id, std::string_view turn_id,
                                std::string_view step_id, std::string_view tool,
                                std::string_view arguments_json);
 
@@ -134,7 +135,7 @@ enum class StepAction : uint8_t {
   kDeadlinePassed,    // the run's or the step's deadline (`at_us`) has passed
   kPaused,            // the run is paused (until `at_us`, 0: its trigger): Resume(reason) first
 };
-std::string_view StepActionName(StepAction action);  // "awaiting_approval"
+AGENTLOG_EXPORT std::string_view StepActionName(StepAction action);  // "awaiting_approval"
 
 struct StepOutcome {
   StepAction action = StepAction::kRun;
@@ -179,7 +180,7 @@ struct DecisionSpec {
 // another worker takes the run over, this handle's writes are refused with
 // Fenced and nothing is written. State is refreshed from the log before each
 // call, so grants recorded by other processes are seen.
-class RunHandle {
+class AGENTLOG_EXPORT RunHandle {
  public:
   virtual ~RunHandle() = default;
 
@@ -283,7 +284,7 @@ enum class RecoveryAction : uint8_t {
   kReviseOrFail,      // `step_id` was denied or failed for good: revise the plan or fail the turn
   kCounterfactual,    // a what-if branch made by Counterfactual: explore it, never resume it live
 };
-std::string_view RecoveryActionName(RecoveryAction action);  // "retry_at"
+AGENTLOG_EXPORT std::string_view RecoveryActionName(RecoveryAction action);  // "retry_at"
 
 struct RecoveryItem {
   std::string run_id;
@@ -368,7 +369,7 @@ struct AuditReport {
   std::vector<CompensationRecord> compensations;
 };
 
-class Runtime {
+class AGENTLOG_EXPORT Runtime {
  public:
   // Errors: InvalidArgument (a required option missing, a bad worker id).
   static Result<std::unique_ptr<Runtime>> Open(const RuntimeOptions& options);

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <utility>
 
+#include "agentlog/export.h"
+
 namespace agentlog {
 
 // Stable numbers: they cross process boundaries (exit codes, bindings).
@@ -33,9 +35,9 @@ enum class Code : int {
 };
 
 // The code's name, e.g. "Corruption".
-std::string_view CodeName(Code code);
+AGENTLOG_EXPORT std::string_view CodeName(Code code);
 
-class [[nodiscard]] Status {
+class [[nodiscard]] AGENTLOG_EXPORT Status {
  public:
   Status() = default;  // OK
   Status(const Status& other)

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agentlog/export.h"
 #include "agentlog/event.h"
 #include "agentlog/options.h"
 #include "agentlog/status.h"
@@ -38,12 +39,12 @@ enum class RunStatus : uint8_t {
   kCompleted = 5,         // TurnCompleted
   kFailed = 6,            // TurnFailed
 };
-std::string_view RunStatusName(RunStatus status);  // "awaiting_approval"
+AGENTLOG_EXPORT std::string_view RunStatusName(RunStatus status);  // "awaiting_approval"
 // Parses a RunStatusName; nullopt if unknown.
-std::optional<RunStatus> ParseRunStatus(std::string_view name);
+AGENTLOG_EXPORT std::optional<RunStatus> ParseRunStatus(std::string_view name);
 // The status an event of `type` moves its run to; nullopt if it leaves the
 // status alone (the fixed table above).
-std::optional<RunStatus> StatusAfterEvent(EventType type);
+AGENTLOG_EXPORT std::optional<RunStatus> StatusAfterEvent(EventType type);
 
 // A run's metadata, from the runs index.
 struct RunInfo {
@@ -116,7 +117,7 @@ struct DeadlineEntry {
 // kMaxRunIdBytes bytes); otherwise the error an Append to it gets
 // (InvalidArgument, LimitExceeded), naming the bad byte. For checking input
 // before opening a store.
-Status ValidateRunId(std::string_view run_id);
+AGENTLOG_EXPORT Status ValidateRunId(std::string_view run_id);
 
 constexpr size_t kMaxForkDepth = 64;
 constexpr size_t kMaxForkReasonBytes = 4096;
@@ -140,7 +141,7 @@ struct VerifyStats {
 };
 
 // A live feed of committed events in global order. Destroying it cancels it.
-class Subscription {
+class AGENTLOG_EXPORT Subscription {
  public:
   virtual ~Subscription() = default;
   // Stops delivery and waits for the callback in flight, if any. Idempotent.
@@ -158,7 +159,7 @@ class Subscription {
 // subscription with that status.
 using SubscriptionCallback = std::function<Status(const Event&)>;
 
-class Store {
+class AGENTLOG_EXPORT Store {
  public:
   // Opens (or creates, per options) the store in directory `path` for
   // reading and writing. One process at a time holds a store open this way

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <utility>
 
+#include "agentlog/export.h"
 #include "agentlog/event.h"
 #include "agentlog/status.h"
 
@@ -28,7 +29,7 @@ using Upcaster = std::function<Result<std::string>(std::string_view payload)>;
 // Thread safety: Register everything before sharing the registry (e.g. in
 // ProjectorOptions); from then on it is read-only and Upcast may run on any
 // number of threads.
-class UpcasterRegistry {
+class AGENTLOG_EXPORT UpcasterRegistry {
  public:
   // `current_version` is the version projections expect; tests and embedders
   // with their own versioning may set it, everyone else keeps the default.

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "agentlog/hash.h"
 #include "base/crypto.h"
 #include "engine/keys.h"
 #include "engine/record_codec.h"
@@ -45,7 +46,7 @@ void CheckPayloadShape(const nlohmann::ordered_json& payload, const Event& event
                             payload.contains("bytes_hex");
   FUZZ_CHECK(rendered + unknown + unrenderable == 1, "payload of no documented shape: " + payload.dump());
   if (!rendered) {
-    FUZZ_CHECK(payload["bytes_hex"] == agentlog_tools::HexOf(event.payload()),
+    FUZZ_CHECK(payload["bytes_hex"] == agentlog::HexEncode(event.payload()),
                "fallback bytes_hex is not the payload");
   }
 }
@@ -67,8 +68,8 @@ void CheckRendered(agentlog_tools::EventRenderer& renderer, const Event& event) 
                  parsed["causation"] == event.causation() &&
                  parsed["payload_removed"] == event.payload_removed(),
              "numbers differ from the event's: " + line.substr(0, 400));
-  FUZZ_CHECK(parsed["payload_sha256"] == agentlog_tools::HexOf(event.payload_hash()) &&
-                 parsed["chain"] == agentlog_tools::HexOf(event.chain_hash()),
+  FUZZ_CHECK(parsed["payload_sha256"] == agentlog::HexEncode(event.payload_hash()) &&
+                 parsed["chain"] == agentlog::HexEncode(event.chain_hash()),
              "hashes differ from the event's");
   CheckPayloadShape(parsed["payload"], event);
 }

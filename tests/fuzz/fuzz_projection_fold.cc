@@ -20,7 +20,7 @@
 
 #include "agentlog/run_state.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "tests/reference_fold.h"
+#include "testing/reference_fold.h"
 
 namespace {
 

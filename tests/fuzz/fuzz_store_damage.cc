@@ -32,7 +32,7 @@
 #include "agentlog/run_state.h"
 #include "engine/backend.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "tests/reference_fold.h"
+#include "testing/reference_fold.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include "agentlog/run_state.h"
 #include "base/assert.h"
 #include "engine/store_impl.h"
-#include "tests/run_generator.h"
+#include "testing/run_generator.h"
 
 namespace agentlog::fuzz {
 

@@ -5,7 +5,7 @@
 // and comparisons of what reads return with what was appended.
 //
 // No test framework inside: a fuzz executable has libFuzzer's main, and
-// tests/test_util.cc needs Catch2's.
+// testing/test_util.cc needs Catch2's.
 #ifndef AGENTLOG_TESTS_FUZZ_FUZZ_UTIL_H_
 #define AGENTLOG_TESTS_FUZZ_FUZZ_UTIL_H_
 
@@ -85,7 +85,7 @@ inline constexpr const char* kFixtureRuns[] = {"alpha", "beta", "alpha-what-if"}
 constexpr uint64_t kFixtureForkSequence = 4;
 
 // A small history with every kind of stored value: two runs of generated
-// events (tests/run_generator.h, every event type but RunForked), one with
+// events (testing/run_generator.h, every event type but RunForked), one with
 // an idempotency key and a session; a fork of the first ("alpha-what-if")
 // with events of its own; run-state snapshots (the projector's, every 3
 // events); one content blob. `clock` is the store's. Aborts on any error.

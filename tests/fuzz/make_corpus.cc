@@ -1,7 +1,7 @@
 // tests/fuzz/make_corpus.cc: writes the seed corpus of every fuzz target
 // (tests/fuzz/corpus/<target>/) from values the code itself makes: records,
 // run metadata, idempotency entries and snapshots read out of a store built
-// with tests/run_generator.h, real event payloads, encoded run states, the
+// with testing/run_generator.h, real event payloads, encoded run states, the
 // fixture's digests, command lines the tool documents. Deterministic: the
 // stores run on a ManualClock and the generator on fixed seeds, so running
 // it again rewrites the same files.
@@ -22,8 +22,8 @@
 #include "engine/keys.h"
 #include "engine/record_codec.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "tests/reference_fold.h"
-#include "tests/run_generator.h"
+#include "testing/reference_fold.h"
+#include "testing/run_generator.h"
 
 namespace {
 

@@ -1,10 +1,10 @@
-// tests/fault_backend.h: a Backend wrapper that injects documented faults
+// testing/fault_backend.h: a Backend wrapper that injects documented faults
 // into the store's only seam (engine/backend.h): a chosen write fails with
 // IOError, a chosen write blocks until released (so that appends queue up
 // behind it and form one group), and every write's sync flag and every
 // SyncWal call are recorded.
-#ifndef AGENTLOG_TESTS_FAULT_BACKEND_H_
-#define AGENTLOG_TESTS_FAULT_BACKEND_H_
+#ifndef AGENTLOG_TESTING_FAULT_BACKEND_H_
+#define AGENTLOG_TESTING_FAULT_BACKEND_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -86,4 +86,4 @@ class FaultBackend final : public internal::Backend {
 
 }  // namespace agentlog::testing
 
-#endif  // AGENTLOG_TESTS_FAULT_BACKEND_H_
+#endif  // AGENTLOG_TESTING_FAULT_BACKEND_H_

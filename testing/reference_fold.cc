@@ -1,5 +1,5 @@
-// tests/reference_fold.cc: see reference_fold.h.
-#include "reference_fold.h"
+// testing/reference_fold.cc: see reference_fold.h.
+#include "testing/reference_fold.h"
 
 #include "agentlog/run_state.h"
 

@@ -1,9 +1,9 @@
-// tests/tally_projection.h: a small projection for the projector tests, as
+// testing/tally_projection.h: a small projection for the projector tests, as
 // an embedder would write one. State: events seen, the last message text,
 // and events per step id. Its version is a constructor argument so tests
 // can bump it.
-#ifndef AGENTLOG_TESTS_TALLY_PROJECTION_H_
-#define AGENTLOG_TESTS_TALLY_PROJECTION_H_
+#ifndef AGENTLOG_TESTING_TALLY_PROJECTION_H_
+#define AGENTLOG_TESTING_TALLY_PROJECTION_H_
 
 #include <algorithm>
 #include <cstring>
@@ -96,4 +96,4 @@ class TallyProjection final : public Projection {
 
 }  // namespace agentlog::testing
 
-#endif  // AGENTLOG_TESTS_TALLY_PROJECTION_H_
+#endif  // AGENTLOG_TESTING_TALLY_PROJECTION_H_

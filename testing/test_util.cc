@@ -1,5 +1,5 @@
-// tests/test_util.cc: see tests/test_util.h.
-#include "test_util.h"
+// testing/test_util.cc: see testing/test_util.h.
+#include "testing/test_util.h"
 
 #include <fstream>
 

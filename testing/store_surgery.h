@@ -1,4 +1,4 @@
-// tests/store_surgery.h: tools for the integrity tests (corruption_test.cc,
+// testing/store_surgery.h: tools for the integrity tests (corruption_test.cc,
 // verify_test.cc) that damage a store on purpose through the backend seam:
 // read, overwrite and delete stored values, and decode a stored record into
 // an owned, editable copy that re-encodes with a valid frame checksum (an
@@ -6,8 +6,8 @@
 //
 // Header-only so that it needs no build change; every helper REQUIREs that
 // the backend call succeeds, so a failing test points at the surgery.
-#ifndef AGENTLOG_TESTS_STORE_SURGERY_H_
-#define AGENTLOG_TESTS_STORE_SURGERY_H_
+#ifndef AGENTLOG_TESTING_STORE_SURGERY_H_
+#define AGENTLOG_TESTING_STORE_SURGERY_H_
 
 #include <catch2/catch.hpp>
 #include <string>
@@ -18,7 +18,7 @@
 #include "engine/keys.h"
 #include "engine/meta_codec.h"
 #include "engine/record_codec.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace agentlog::testing {
 
@@ -160,4 +160,4 @@ inline std::string NameOf(std::string_view run_id, uint64_t sequence) {
 
 }  // namespace agentlog::testing
 
-#endif  // AGENTLOG_TESTS_STORE_SURGERY_H_
+#endif  // AGENTLOG_TESTING_STORE_SURGERY_H_

@@ -1,6 +1,6 @@
-// tests/power_loss_fs.h: a RocksDB FileSystem that simulates what a disk
+// testing/power_loss_fs.h: a RocksDB FileSystem that simulates what a disk
 // does to a database when the power goes or the disk fails, passed to a
-// store through Options::file_system.
+// store through RocksDbOptions::file_system.
 //
 // Power loss. It tracks, for every file written since it was created, how
 // many bytes the disk holds for sure (the length at the file's last Sync or
@@ -29,8 +29,8 @@
 // not simulated; a new file survives only if its directory was fsynced.
 // Files the instance did not see written (a store opened before it
 // existed) count as synced.
-#ifndef AGENTLOG_TESTS_POWER_LOSS_FS_H_
-#define AGENTLOG_TESTS_POWER_LOSS_FS_H_
+#ifndef AGENTLOG_TESTING_POWER_LOSS_FS_H_
+#define AGENTLOG_TESTING_POWER_LOSS_FS_H_
 
 #include <cstdint>
 #include <map>
@@ -149,4 +149,4 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
 
 }  // namespace agentlog::testing
 
-#endif  // AGENTLOG_TESTS_POWER_LOSS_FS_H_
+#endif  // AGENTLOG_TESTING_POWER_LOSS_FS_H_

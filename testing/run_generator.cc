@@ -1,9 +1,9 @@
-// tests/run_generator.cc: see run_generator.h.
-#include "run_generator.h"
+// testing/run_generator.cc: see run_generator.h.
+#include "testing/run_generator.h"
 
 #include <flatbuffers/flatbuffers.h>
 
-#include "base/crypto.h"
+#include "agentlog/hash.h"
 
 namespace agentlog::testing {
 
@@ -129,7 +129,7 @@ void RunGenerator::RunStep() {
       const bool artifact = Chance(0.2);
       const std::string artifact_id = "artifact-" + std::to_string(++counter_);
       const std::string content = ArtifactContent(artifact_id);
-      const internal::Hash digest = internal::Sha256(content);
+      const std::string digest = Sha256(content);
       const std::vector<uint8_t> hash(digest.begin(), digest.end());
       Emit(Done(completed, fb::Body_ToolCompleted,
                 fb::CreateToolCompletedDirect(completed, artifact ? "" : "output text",

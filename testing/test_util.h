@@ -1,8 +1,8 @@
-// tests/test_util.h: helpers shared by the tests: temporary store
+// testing/test_util.h: helpers shared by the tests: temporary store
 // directories, payload builders for common events, and a store opened with
 // a ManualClock.
-#ifndef AGENTLOG_TESTS_TEST_UTIL_H_
-#define AGENTLOG_TESTS_TEST_UTIL_H_
+#ifndef AGENTLOG_TESTING_TEST_UTIL_H_
+#define AGENTLOG_TESTING_TEST_UTIL_H_
 
 #include <filesystem>
 #include <functional>
@@ -82,4 +82,4 @@ bool WaitUntil(const std::function<bool()>& condition, int64_t timeout_ms);
 
 }  // namespace agentlog::testing
 
-#endif  // AGENTLOG_TESTS_TEST_UTIL_H_
+#endif  // AGENTLOG_TESTING_TEST_UTIL_H_

@@ -1,4 +1,4 @@
-// tests/run_generator.h: random but valid agent runs, for property tests
+// testing/run_generator.h: random but valid agent runs, for property tests
 // (projections from snapshots equal projections from events) and, later,
 // crash loops and benchmarks. Deterministic in its seed. No test framework
 // inside, so any program can link it.
@@ -9,8 +9,8 @@
 // compaction, budgets, deadlines, pauses, checkpoints, compensations, plan
 // revisions and lease hand-overs -- every type of the catalogue but
 // RunForked (Store::Fork writes that one).
-#ifndef AGENTLOG_TESTS_RUN_GENERATOR_H_
-#define AGENTLOG_TESTS_RUN_GENERATOR_H_
+#ifndef AGENTLOG_TESTING_RUN_GENERATOR_H_
+#define AGENTLOG_TESTING_RUN_GENERATOR_H_
 
 #include <cstdint>
 #include <random>
@@ -72,4 +72,4 @@ class RunGenerator {
 
 }  // namespace agentlog::testing
 
-#endif  // AGENTLOG_TESTS_RUN_GENERATOR_H_
+#endif  // AGENTLOG_TESTING_RUN_GENERATOR_H_

@@ -1,5 +1,5 @@
-// tests/power_loss_fs.cc: see power_loss_fs.h.
-#include "power_loss_fs.h"
+// testing/power_loss_fs.cc: see power_loss_fs.h.
+#include "testing/power_loss_fs.h"
 
 #include <algorithm>
 #include <atomic>

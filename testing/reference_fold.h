@@ -1,9 +1,9 @@
-// tests/reference_fold.h: what every projection test compares against --
+// testing/reference_fold.h: what every projection test compares against --
 // a run's events folded from event 1 through the projection alone, with no
 // projector, snapshot or cache. Free of Catch2, so the fuzz targets
 // (tests/fuzz) use it too.
-#ifndef AGENTLOG_TESTS_REFERENCE_FOLD_H_
-#define AGENTLOG_TESTS_REFERENCE_FOLD_H_
+#ifndef AGENTLOG_TESTING_REFERENCE_FOLD_H_
+#define AGENTLOG_TESTING_REFERENCE_FOLD_H_
 
 #include <cstdint>
 #include <map>
@@ -29,4 +29,4 @@ std::vector<std::string> ReferenceFold(std::span<const Event> events);
 
 }  // namespace agentlog::testing
 
-#endif  // AGENTLOG_TESTS_REFERENCE_FOLD_H_
+#endif  // AGENTLOG_TESTING_REFERENCE_FOLD_H_
