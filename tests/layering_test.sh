@@ -4,7 +4,8 @@
 #
 # 1. Probes: each layer's include paths, given one file that includes a
 #    header. A header of a folder the layer may not see must fail to compile
-#    with "No such file or directory" (not some other error); one it may see
+#    as not found (g++: "No such file or directory", clang: "file not
+#    found"), not with some other error; one it may see
 #    must compile, so the probes cannot pass for a broken build.
 # 2. The sources: no include climbs out of its folder ("../"), and RocksDB's
 #    headers are included only by the engine, the expert header
@@ -24,11 +25,11 @@ probe() {
   if [[ $expect == fails ]]; then
     if [[ $status -eq 0 ]]; then
       fail "$name: including $header compiled; that layer must not see it"
-    elif ! grep -q "$header: No such file or directory" <<<"$out"; then
+    elif ! grep -qE "($header: No such file or directory|'$header' file not found)" <<<"$out"; then
       fail "$name: including $header failed, but not because it is out of sight:"
       echo "$out" | tail -n 20
     else
-      echo "ok: $name: $header is out of sight ($(grep -m1 "No such file" <<<"$out" | sed 's/^.*fatal error: //'))"
+      echo "ok: $name: $header is out of sight ($(grep -m1 -E "No such file|file not found" <<<"$out" | sed 's/^.*fatal error: //'))"
     fi
   else
     if [[ $status -ne 0 ]]; then
