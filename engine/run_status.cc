@@ -1,6 +1,6 @@
-// engine/run_status.cc: event type -> run status, for the runs index.
-// Projections compute the full state; this table only feeds ListRuns.
-#include "engine/run_status.h"
+// engine/run_status.cc: the names of the run statuses (agentlog/store.h).
+// Which event moves a run to which status is engine/run_fold.cc's.
+#include "agentlog/store.h"
 
 #include <array>
 
@@ -22,29 +22,5 @@ std::optional<RunStatus> ParseRunStatus(std::string_view name) {
   }
   return std::nullopt;
 }
-
-namespace internal {
-
-std::optional<RunStatus> StatusAfter(EventType type) {
-  switch (static_cast<fb::Body>(type)) {
-    case fb::Body_TurnStarted: return RunStatus::kCreated;
-    case fb::Body_TurnPlanned:
-    case fb::Body_PlanRevised: return RunStatus::kPlanned;
-    case fb::Body_ApprovalRequested: return RunStatus::kAwaitingApproval;
-    case fb::Body_ToolStarted:
-    case fb::Body_ApprovalGranted:
-    case fb::Body_ApprovalDenied:
-    case fb::Body_RetryScheduled:
-    case fb::Body_RunResumed: return RunStatus::kRunning;
-    case fb::Body_RunPaused: return RunStatus::kPaused;
-    case fb::Body_TurnCompleted: return RunStatus::kCompleted;
-    case fb::Body_TurnFailed: return RunStatus::kFailed;
-    default: return std::nullopt;
-  }
-}
-
-}  // namespace internal
-
-std::optional<RunStatus> StatusAfterEvent(EventType type) { return internal::StatusAfter(type); }
 
 }  // namespace agentlog

@@ -7,7 +7,6 @@
 #include "engine/keys.h"
 #include "engine/meta_codec.h"
 #include "engine/record_codec.h"
-#include "engine/run_status.h"
 #include "engine/store_impl.h"
 
 namespace agentlog::internal {
@@ -25,7 +24,7 @@ Result<AppendResult> StoreImpl::Append(std::string_view run_id, std::span<const 
     // Only Fork writes RunForked, where the runs index records the parent
     // and Verify checks the two agree; a RunForked appended anywhere else
     // would claim a lineage nothing backs.
-    if (append.events[i].type == fb::Body_RunForked) {
+    if (append.events[i].facts.type == fb::Body_RunForked) {
       return Status::InvalidArgument("event " + std::to_string(i) + " of the append to run \"" +
                                      std::string(run_id) +
                                      "\" is a RunForked; only Store::Fork writes those");
@@ -279,36 +278,12 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
   AppendResult result;
   result.first_sequence = run.head_sequence + 1;
   result.first_position = position;
+  RunFold fold = FoldOf(run);
   for (const PreparedEvent& event : append->events) {
-    if (event.type == fb::Body_LeaseAcquired) {
-      if (event.lease_epoch <= run.lease_epoch) {
-        return Status::Fenced(run_name() + ": lease epoch " + std::to_string(event.lease_epoch) +
-                              " was already taken (current epoch " +
-                              std::to_string(run.lease_epoch) + ")");
-      }
-      if (event.lease_epoch != run.lease_epoch + 1) {
-        return Status::InvalidArgument(run_name() + ": LeaseAcquired epoch " +
-                                       std::to_string(event.lease_epoch) + " skips epochs; the next is " +
-                                       std::to_string(run.lease_epoch + 1));
-      }
-      run.lease_epoch = event.lease_epoch;
-      run.lease_holder = std::string(event.lease_holder);
-    } else if (event.type == fb::Body_LeaseReleased) {
-      if (run.lease_holder.empty()) {
-        return Status::InvalidArgument(run_name() + ": LeaseReleased, but no lease is held" +
-                                       (run.lease_epoch == 0 ? std::string()
-                                                             : " (epoch " + std::to_string(run.lease_epoch) +
-                                                                   " was already released)"));
-      }
-      if (event.lease_epoch != run.lease_epoch || event.lease_holder != run.lease_holder) {
-        return Status::Fenced(run_name() + ": LeaseReleased for epoch " +
-                              std::to_string(event.lease_epoch) + " by \"" +
-                              std::string(event.lease_holder) + "\", but the lease is epoch " +
-                              std::to_string(run.lease_epoch) + " held by \"" + run.lease_holder + "\"");
-      }
-      run.lease_holder.clear();
-    }
-    if (auto next = StatusAfter(event.type)) run.status = *next;
+    status = CheckLeaseRules(fold, event.facts, append->run_id);
+    if (!status.ok()) return status;
+    const bool creates_run = !exists && &event == &append->events.front();
+    FoldEvent(event.facts, now_us, creates_run, &fold);
 
     const EventInput& input = *event.input;
     Envelope envelope;
@@ -316,7 +291,7 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
     envelope.sequence = ++run.head_sequence;
     envelope.global_position = position++;
     envelope.timestamp_us = now_us;
-    envelope.event_type = event.type;
+    envelope.event_type = event.facts.type;
     envelope.schema_version = input.schema_version;
     envelope.turn_id = input.turn_id;
     envelope.step_id = input.step_id;
@@ -338,8 +313,7 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
   // In `writes`, so a refused append (any return above) indexes nothing.
   StageDeadlines(append->run_id, append->fork, append->events, result.first_sequence, &writes);
 
-  if (!exists) run.created_us = now_us;
-  run.last_event_us = now_us;
+  ApplyFold(fold, &run);
   run.head_position = result.last_position;
   run.head_chain_hash = std::string(HashView(chain));
   writes.Put(Space::kRuns, RunKey(append->run_id), EncodeRunMeta(run));

@@ -16,9 +16,6 @@ namespace agentlog::internal {
 
 namespace {
 
-// Events a fork reads per page while it collects the prefix's deadlines.
-constexpr size_t kDeadlineScanPageEvents = 256;
-static_assert(kDeadlineScanPageEvents <= kMaxReadLimit);
 
 std::string SequenceValue(uint64_t sequence) {
   std::string value;
@@ -74,50 +71,14 @@ void StoreImpl::StageDeadlines(std::string_view run_id, const ForkStart* fork,
   for (const PreparedEvent& event : events) {
     // Same key again (same run, step and deadline): the later event wins,
     // as the batch applies puts in order.
-    if (event.type == fb::Body_DeadlineSet && event.deadline_at_us != 0) {
-      writes->Put(Space::kIndex, DeadlineIndexKey(event.deadline_at_us, run_id, event.deadline_step_id),
+    if (IndexesDeadline(event.facts)) {
+      writes->Put(Space::kIndex,
+                  DeadlineIndexKey(event.facts.deadline_at_us, run_id, event.facts.deadline_step_id),
                   SequenceValue(sequence));
     }
     ++sequence;
   }
   AGENTLOG_ASSERT(sequence - first_sequence == events.size());
-}
-
-Status StoreImpl::InheritedDeadlines(const std::vector<Segment>& segments, ForkStart* start) {
-  const uint64_t at = start->fork_sequence;
-  AGENTLOG_ASSERT(at >= 1);
-  start->deadlines.clear();
-  // The whole prefix, oldest first, through the lineage: a fork of a fork
-  // reads each ancestor's stretch where it is stored.
-  std::vector<Event> page;
-  uint64_t next = 1;
-  for (const Segment& segment : segments) {
-    const uint64_t high = std::min(segment.last_sequence, at);
-    while (next <= high) {
-      AGENTLOG_ASSERT(next >= segment.first_sequence);
-      const uint64_t page_high = std::min<uint64_t>(high, next + kDeadlineScanPageEvents - 1);
-      page.clear();
-      Status status = ReadSegment(segment, next, page_high, /*reverse=*/false,
-                                  kDeadlineScanPageEvents, &page);
-      if (!status.ok()) return status;
-      AGENTLOG_ASSERT(page.size() == page_high - next + 1);
-      for (const Event& event : page) {
-        if (event.type() != fb::Body_DeadlineSet) continue;
-        const fb::Event* body = event.body();  // nullptr: the payload was removed
-        const fb::DeadlineSet* deadline = body != nullptr ? body->body_as_DeadlineSet() : nullptr;
-        if (deadline == nullptr || deadline->deadline_at_us() == 0) continue;
-        DeadlineEntry entry;
-        entry.step_id = std::string(StringOf(deadline->scope_step_id()));
-        entry.deadline_at_us = deadline->deadline_at_us();
-        entry.sequence = event.sequence();
-        start->deadlines.push_back(std::move(entry));
-      }
-      next = page_high + 1;
-    }
-    if (next > at) break;
-  }
-  AGENTLOG_ASSERT(next == at + 1);  // Lineage places every sequence 1..head
-  return Status::OK();
 }
 
 Result<std::vector<DeadlineEntry>> StoreImpl::ListDeadlines(int64_t due_at_or_before_us,

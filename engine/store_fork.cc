@@ -11,14 +11,13 @@
 
 #include "engine/keys.h"
 #include "engine/record_codec.h"
-#include "engine/run_status.h"
 #include "engine/store_impl.h"
 
 namespace agentlog::internal {
 
 namespace {
 
-// Events the prefix fold reads per page, walking back from the fork point.
+// Events the prefix fold reads per page, oldest first.
 constexpr size_t kForkScanPageEvents = 256;
 static_assert(kForkScanPageEvents <= kMaxReadLimit);
 
@@ -121,67 +120,36 @@ Result<Event> StoreImpl::ReadResolved(std::string_view run_id, uint64_t sequence
   return event;
 }
 
-Status StoreImpl::FoldPrefix(const RunInfo& parent, const std::vector<Segment>& segments,
-                             ForkStart* start) {
+Status StoreImpl::FoldPrefix(const std::vector<Segment>& segments, ForkStart* start) {
   const uint64_t at = start->fork_sequence;
-  AGENTLOG_ASSERT(at >= 1 && at <= parent.head_sequence);
-  if (at == parent.head_sequence) {
-    // The parent's metadata is the fold of exactly this prefix.
-    start->status = parent.status;
-    start->lease_epoch = parent.lease_epoch;
-    start->lease_holder = parent.lease_holder;
-    return Status::OK();
-  }
-  // Walk back from the fork point until the last status-setting event and
-  // the last lease event are found. Epoch 0 at the parent's head means no
-  // lease was ever taken, so none is in the prefix either.
-  bool status_found = false;
-  bool lease_found = parent.lease_epoch == 0;
-  start->status = RunStatus::kCreated;
-  start->lease_epoch = 0;
-  start->lease_holder.clear();
-  // A removed lease payload hides its epoch: then count acquisitions, since
-  // each LeaseAcquired takes exactly the next epoch; its holder is unknown
-  // and treated as released (a new holder takes the next epoch).
-  bool lease_redacted = false;
-  uint64_t acquisitions = 0;
-  uint64_t high = at;
+  AGENTLOG_ASSERT(at >= 1);
+  start->prefix = RunFold();
+  start->deadlines.clear();
+  // A fork of a fork reads each ancestor's stretch where it is stored.
   std::vector<Event> page;
-  while (high >= 1 && !(status_found && lease_found)) {
-    page.clear();
-    for (auto segment = segments.rbegin(); segment != segments.rend() && page.empty(); ++segment) {
-      if (segment->first_sequence > high) continue;
-      const uint64_t low = high >= kForkScanPageEvents ? high - kForkScanPageEvents + 1 : 1;
-      Status status = ReadSegment(*segment, std::max(low, segment->first_sequence), high,
-                                  /*reverse=*/true, kForkScanPageEvents, &page);
+  uint64_t next = 1;
+  for (const Segment& segment : segments) {
+    const uint64_t high = std::min(segment.last_sequence, at);
+    while (next <= high) {
+      AGENTLOG_ASSERT(next >= segment.first_sequence);
+      const uint64_t page_high = std::min<uint64_t>(high, next + kForkScanPageEvents - 1);
+      page.clear();
+      Status status = ReadSegment(segment, next, page_high, /*reverse=*/false, kForkScanPageEvents, &page);
       if (!status.ok()) return status;
-    }
-    AGENTLOG_ASSERT(!page.empty() && page.front().sequence() == high);
-    for (const Event& event : page) {
-      if (!status_found) {
-        if (auto next = StatusAfter(event.type())) {
-          start->status = *next;
-          status_found = true;
+      AGENTLOG_ASSERT(page.size() == page_high - next + 1);
+      for (const Event& event : page) {
+        const EventFacts facts = FactsOf(event.type(), event.body());  // body: nullptr if removed
+        FoldEvent(facts, event.timestamp_us(), event.sequence() == 1, &start->prefix);
+        if (IndexesDeadline(facts)) {
+          start->deadlines.push_back(DeadlineEntry{std::string(), facts.deadline_step_id,
+                                                   facts.deadline_at_us, event.sequence()});
         }
       }
-      if (event.type() == fb::Body_LeaseAcquired) ++acquisitions;
-      if (lease_found || lease_redacted) continue;
-      if (event.type() != fb::Body_LeaseAcquired && event.type() != fb::Body_LeaseReleased) continue;
-      const fb::Event* body = event.body();  // nullptr: the payload was removed
-      if (const auto* acquired = body != nullptr ? body->body_as_LeaseAcquired() : nullptr) {
-        start->lease_epoch = acquired->epoch();
-        start->lease_holder = std::string(StringOf(acquired->holder()));
-        lease_found = true;
-      } else if (const auto* released = body != nullptr ? body->body_as_LeaseReleased() : nullptr) {
-        start->lease_epoch = released->epoch();
-        lease_found = true;
-      } else {
-        lease_redacted = true;
-      }
+      next = page_high + 1;
     }
-    high = page.back().sequence() - 1;
+    if (next > at) break;
   }
-  if (lease_redacted && !lease_found) start->lease_epoch = acquisitions;
+  AGENTLOG_ASSERT(next == at + 1);  // Lineage places every sequence 1..head
   return Status::OK();
 }
 
@@ -195,10 +163,10 @@ Status StoreImpl::StartFork(const ForkStart& fork, bool exists, RunInfo* run) {
   run->fork_sequence = fork.fork_sequence;
   run->head_sequence = fork.fork_sequence;
   run->head_chain_hash = fork.chain_hash;
-  run->status = fork.status;
+  run->status = fork.prefix.status;
   // The epoch carries over, so the parent's epochs stay fenced on the fork;
   // the holder does not: RunForked releases the lease (record_format.md).
-  run->lease_epoch = fork.lease_epoch;
+  run->lease_epoch = fork.prefix.lease_epoch;
   run->lease_holder.clear();
   return Status::OK();
 }
@@ -260,9 +228,7 @@ Result<AppendResult> StoreImpl::Fork(std::string_view parent_run_id, uint64_t at
       if (!event.ok()) return event.status();
       start.chain_hash = std::string(event->chain_hash());
     }
-    status = FoldPrefix(*parent, segments, &start);
-    if (!status.ok()) return status;
-    status = InheritedDeadlines(segments, &start);
+    status = FoldPrefix(segments, &start);
     if (!status.ok()) return status;
   }
   append.fork = &start;

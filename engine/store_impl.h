@@ -152,9 +152,7 @@ class StoreImpl final : public Store {
     std::string parent_run_id;
     uint64_t fork_sequence = 0;
     std::string chain_hash;  // the parent's chain hash at fork_sequence
-    RunStatus status = RunStatus::kCreated;
-    uint64_t lease_epoch = 0;
-    std::string lease_holder;
+    RunFold prefix;  // the fold of events 1..fork_sequence (engine/run_fold.h)
     // The prefix's DeadlineSet events (deadline != 0), in sequence order:
     // the fork's batch indexes them under the fork's own run id.
     std::vector<DeadlineEntry> deadlines;
@@ -239,12 +237,10 @@ class StoreImpl final : public Store {
   // a missing or too short ancestor.
   Status Lineage(const RunInfo& info, uint64_t lowest_sequence, std::vector<Segment>* segments,
                  size_t* ancestors = nullptr);
-  // Fills start->status and the lease from the history in `segments` up to
-  // fork_sequence (the parent's, whose metadata is `parent`).
-  Status FoldPrefix(const RunInfo& parent, const std::vector<Segment>& segments, ForkStart* start);
-  // Fills start->deadlines from events 1..start->fork_sequence of the
-  // history in `segments` (engine/store_deadline.cc).
-  Status InheritedDeadlines(const std::vector<Segment>& segments, ForkStart* start);
+  // Fills start->prefix and start->deadlines from events
+  // 1..start->fork_sequence of the history in `segments`, read once, oldest
+  // first, through the lineage.
+  Status FoldPrefix(const std::vector<Segment>& segments, ForkStart* start);
   // Adds the deadline index entries of one append of `run_id` to `writes`:
   // the inherited ones of a fork (`fork`, may be null), and one per
   // DeadlineSet of `events`, whose first has sequence `first_sequence`.

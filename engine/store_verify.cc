@@ -7,7 +7,6 @@
 #include "engine/keys.h"
 #include "engine/meta_codec.h"
 #include "engine/record_codec.h"
-#include "engine/run_status.h"
 #include "engine/store_impl.h"
 
 namespace agentlog::internal {
@@ -57,17 +56,13 @@ bool ParseNumber(std::string_view text, uint64_t* value) {
 
 namespace {
 
-// What a run's metadata must say, as derived from its events alone.
+// What a run's metadata must say, as derived from its events alone: the
+// head, and the fold append and fork compute too (engine/run_fold.h).
 struct DerivedHead {
   uint64_t sequence = 0;
   std::string chain_hash = std::string(kHashBytes, '\0');
   uint64_t position = 0;
-  RunStatus status = RunStatus::kCreated;
-  int64_t created_us = 0;
-  int64_t last_event_us = 0;
-  uint64_t lease_epoch = 0;
-  std::string lease_holder;
-  bool lease_known = true;  // false once a lease event's payload was removed
+  RunFold meta;
 };
 
 // created_sequence: the run's own first event (1, or a fork's RunForked
@@ -76,25 +71,10 @@ void Fold(DerivedHead* head, const fb::Record* record, uint64_t created_sequence
   head->sequence = record->sequence();
   head->chain_hash = std::string(BytesOf(record->chain_hash()));
   head->position = record->global_position();
-  if (head->sequence == created_sequence) head->created_us = record->timestamp_us();
-  head->last_event_us = record->timestamp_us();
-  if (auto next = StatusAfter(record->event_type())) head->status = *next;
-  // A fork starts unleased (record_format.md, "Forks"): whoever held the
-  // parent does not hold the fork.
-  if (record->event_type() == fb::Body_RunForked) head->lease_holder.clear();
-  const bool lease_event = record->event_type() == fb::Body_LeaseAcquired ||
-                           record->event_type() == fb::Body_LeaseReleased;
-  if (!lease_event) return;
-  const fb::Event* event =
+  const fb::Event* body =
       record->payload_state() == fb::PayloadState_Present ? record->payload_nested_root() : nullptr;
-  if (event == nullptr) {
-    head->lease_known = false;
-  } else if (const auto* acquired = event->body_as_LeaseAcquired()) {
-    head->lease_epoch = acquired->epoch();
-    head->lease_holder = std::string(StringOf(acquired->holder()));
-  } else {
-    head->lease_holder.clear();
-  }
+  FoldEvent(FactsOf(record->event_type(), body), record->timestamp_us(),
+            head->sequence == created_sequence, &head->meta);
 }
 
 // Compares the runs index entry of a run with what its events say, at the
@@ -105,22 +85,22 @@ Status CompareHead(std::string_view run_id, const DerivedHead& derived, const Ru
     return Status::Corruption(run + "the chain of the stored events does not end at the head "
                                     "recorded in the runs index (history was rewritten)");
   }
-  if (derived.status != info.status || derived.created_us != info.created_us ||
-      derived.last_event_us != info.last_event_us) {
+  const RunFold& meta = derived.meta;
+  if (meta.status != info.status || meta.created_us != info.created_us ||
+      meta.last_event_us != info.last_event_us) {
     return Status::Corruption(run + "the runs index says status " +
                               std::string(RunStatusName(info.status)) + ", times " +
                               std::to_string(info.created_us) + ".." +
                               std::to_string(info.last_event_us) + "; the events say " +
-                              std::string(RunStatusName(derived.status)) + ", " +
-                              std::to_string(derived.created_us) + ".." +
-                              std::to_string(derived.last_event_us) + " (the index was edited)");
+                              std::string(RunStatusName(meta.status)) + ", " +
+                              std::to_string(meta.created_us) + ".." +
+                              std::to_string(meta.last_event_us) + " (the index was edited)");
   }
-  if (derived.lease_known &&
-      (derived.lease_epoch != info.lease_epoch || derived.lease_holder != info.lease_holder)) {
+  if (meta.lease_known && (meta.lease_epoch != info.lease_epoch || meta.lease_holder != info.lease_holder)) {
     return Status::Corruption(run + "the runs index says lease epoch " +
                               std::to_string(info.lease_epoch) + " held by \"" + info.lease_holder +
-                              "\"; the lease events say epoch " + std::to_string(derived.lease_epoch) +
-                              " held by \"" + derived.lease_holder + "\" (the index was edited)");
+                              "\"; the lease events say epoch " + std::to_string(meta.lease_epoch) +
+                              " held by \"" + meta.lease_holder + "\" (the index was edited)");
   }
   return Status::OK();
 }

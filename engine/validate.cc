@@ -80,28 +80,18 @@ Status CheckPayload(const EventInput& input, const Options& limits, const InputN
         std::to_string(kMaxKnownEventType) +
         "); upgrade agentlog, or set Options::accept_unknown_event_types");
   }
-  prepared->type = type;
+  prepared->facts = FactsOf(type, event);
+  const EventFacts& facts = prepared->facts;
   if (type == fb::Body_LeaseAcquired) {
-    const fb::LeaseAcquired* lease = event->body_as_LeaseAcquired();
-    prepared->lease_epoch = lease->epoch();
-    prepared->lease_holder = lease->holder() ? lease->holder()->str() : std::string();
-    if (prepared->lease_holder.empty() || lease->epoch() == 0) {
+    if (facts.lease_holder.empty() || facts.lease_epoch == 0) {
       return Status::InvalidArgument(where.str() + ": LeaseAcquired needs a holder and an epoch >= 1");
     }
-    return ValidateField(prepared->lease_holder, kMaxIdBytes, where, "lease holder");
+    return ValidateField(facts.lease_holder, kMaxIdBytes, where, "lease holder");
   }
   if (type == fb::Body_DeadlineSet) {
     // The scope step becomes part of a deadline index key: bound it as the
     // envelope's step id is bounded.
-    const fb::DeadlineSet* deadline = event->body_as_DeadlineSet();
-    prepared->deadline_at_us = deadline->deadline_at_us();
-    prepared->deadline_step_id = deadline->scope_step_id() ? deadline->scope_step_id()->str() : std::string();
-    return ValidateField(prepared->deadline_step_id, kMaxIdBytes, where, "DeadlineSet scope step id");
-  }
-  if (type == fb::Body_LeaseReleased) {
-    const fb::LeaseReleased* lease = event->body_as_LeaseReleased();
-    prepared->lease_epoch = lease->epoch();
-    prepared->lease_holder = lease->holder() ? lease->holder()->str() : std::string();
+    return ValidateField(facts.deadline_step_id, kMaxIdBytes, where, "DeadlineSet scope step id");
   }
   return Status::OK();
 }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/run_fold.h"
 #include "agentlog/event.h"
 #include "agentlog/options.h"
 #include "agentlog/status.h"
@@ -19,14 +20,10 @@ namespace agentlog::internal {
 // caller's thread so the committer does only what needs ordering.
 struct PreparedEvent {
   const EventInput* input = nullptr;
-  EventType type = 0;
   Hash payload_hash{};
-  // Lease events carry what the committer must check against the run.
-  uint64_t lease_epoch = 0;
-  std::string lease_holder;
-  // A DeadlineSet's deadline and scope step, for the deadline index (0: none).
-  int64_t deadline_at_us = 0;
-  std::string deadline_step_id;
+  // What the engine reads of it (engine/run_fold.h): its type, and the
+  // lease and deadline fields the committer checks and indexes.
+  EventFacts facts;
 };
 
 // Checks an append's run id, options and events against `limits`; fills
