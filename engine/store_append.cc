@@ -223,22 +223,11 @@ Status StoreImpl::CheckIdempotency(PendingAppend* append, CommitGroup* group, bo
   return Status::OK();
 }
 
-Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
-  const AppendOptions& options = *append->options;
-  bool replayed = false;
-  Status status = CheckIdempotency(append, group, &replayed);
-  if (!status.ok() || replayed) return status;
+namespace {
 
-  RunInfo run;
-  bool exists = false;
-  status = LoadRun(append->run_id, group, &run, &exists);
-  if (!status.ok()) return status;
-  if (append->fork != nullptr) {
-    // Here, not in Fork: only the committer sees every append that could
-    // have created the run first.
-    status = StartFork(*append->fork, exists, &run);
-    if (!status.ok()) return status;
-  }
+// The refusals that depend on the run's head: optimistic concurrency
+// (Conflict), fencing (Fenced) and the session (InvalidArgument).
+Status CheckAgainstHead(const RunInfo& run, bool exists, const AppendOptions& options) {
   // Built only for a message: this runs on every append.
   const auto run_name = [&] { return RunName(run.run_id); };
   if (options.expected_head.has_value() && *options.expected_head != run.head_sequence) {
@@ -265,6 +254,72 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
     return Status::InvalidArgument(run_name() + " belongs to session \"" + run.session_id +
                                    "\", not \"" + options.session_id + "\"");
   }
+  return Status::OK();
+}
+
+// One event's record (under the run's key) and global index entry, chained
+// after *chain, which becomes its chain hash (engine/record_format.md).
+void StageRecord(const PreparedEvent& event, std::string_view run_id, std::string_view idempotency_key,
+                 uint64_t sequence, uint64_t position, int64_t now_us, Hash* chain, WriteSet* writes) {
+  const EventInput& input = *event.input;
+  Envelope envelope;
+  envelope.run_id = run_id;
+  envelope.sequence = sequence;
+  envelope.global_position = position;
+  envelope.timestamp_us = now_us;
+  envelope.event_type = event.facts.type;
+  envelope.schema_version = input.schema_version;
+  envelope.turn_id = input.turn_id;
+  envelope.step_id = input.step_id;
+  envelope.causation = input.causation;
+  envelope.idempotency_key = idempotency_key;
+  envelope.actor_kind = static_cast<uint8_t>(input.actor_kind);
+  envelope.actor_id = input.actor_id;
+  envelope.payload_hash = event.payload_hash;
+  *chain = ChainHash(*chain, envelope);
+  writes->Put(Space::kEvents, EventKey(run_id, sequence), EncodeRecord(envelope, *chain, input.payload));
+  writes->Put(Space::kGlobal, GlobalKey(position), GlobalValue(run_id, sequence));
+}
+
+// The run's value after the append (`run`, which had `old_status` before it)
+// and its status, session and time index entries.
+void StageRunIndexes(const RunInfo& run, bool exists, RunStatus old_status, int64_t now_us,
+                     WriteSet* writes) {
+  writes->Put(Space::kRuns, RunKey(run.run_id), EncodeRunMeta(run));
+  if (!exists || old_status != run.status) {
+    if (exists) writes->Delete(Space::kIndex, StatusIndexKey(static_cast<uint8_t>(old_status), run.run_id));
+    writes->Put(Space::kIndex, StatusIndexKey(static_cast<uint8_t>(run.status), run.run_id), "");
+  }
+  if (!exists && !run.session_id.empty()) {
+    writes->Put(Space::kIndex, SessionIndexKey(run.session_id, run.run_id), "");
+  }
+  // One entry per timestamp: a later append at the same time overwrites it
+  // with a higher position (engine/keys.h, the time index).
+  std::string last_position;
+  PutBigEndian64(&last_position, run.head_position);
+  writes->Put(Space::kIndex, TimeIndexKey(now_us), std::move(last_position));
+}
+
+}  // namespace
+
+Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
+  const AppendOptions& options = *append->options;
+  bool replayed = false;
+  Status status = CheckIdempotency(append, group, &replayed);
+  if (!status.ok() || replayed) return status;
+
+  RunInfo run;
+  bool exists = false;
+  status = LoadRun(append->run_id, group, &run, &exists);
+  if (!status.ok()) return status;
+  if (append->fork != nullptr) {
+    // Here, not in Fork: only the committer sees every append that could
+    // have created the run first.
+    status = StartFork(*append->fork, exists, &run);
+    if (!status.ok()) return status;
+  }
+  status = CheckAgainstHead(run, exists, options);
+  if (!status.ok()) return status;
   const RunStatus old_status = run.status;
   const std::string old_session = run.session_id;
   if (!exists) run.session_id = options.session_id;
@@ -284,27 +339,8 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
     if (!status.ok()) return status;
     const bool creates_run = !exists && &event == &append->events.front();
     FoldEvent(event.facts, now_us, creates_run, &fold);
-
-    const EventInput& input = *event.input;
-    Envelope envelope;
-    envelope.run_id = append->run_id;
-    envelope.sequence = ++run.head_sequence;
-    envelope.global_position = position++;
-    envelope.timestamp_us = now_us;
-    envelope.event_type = event.facts.type;
-    envelope.schema_version = input.schema_version;
-    envelope.turn_id = input.turn_id;
-    envelope.step_id = input.step_id;
-    envelope.causation = input.causation;
-    envelope.idempotency_key = options.idempotency_key;
-    envelope.actor_kind = static_cast<uint8_t>(input.actor_kind);
-    envelope.actor_id = input.actor_id;
-    envelope.payload_hash = event.payload_hash;
-    chain = ChainHash(chain, envelope);
-    writes.Put(Space::kEvents, EventKey(append->run_id, envelope.sequence),
-               EncodeRecord(envelope, chain, input.payload));
-    writes.Put(Space::kGlobal, GlobalKey(envelope.global_position),
-               GlobalValue(append->run_id, envelope.sequence));
+    StageRecord(event, append->run_id, options.idempotency_key, ++run.head_sequence, position++, now_us,
+                &chain, &writes);
   }
   result.last_sequence = run.head_sequence;
   result.last_position = position - 1;
@@ -316,22 +352,8 @@ Status StoreImpl::StageAppend(PendingAppend* append, CommitGroup* group) {
   ApplyFold(fold, &run);
   run.head_position = result.last_position;
   run.head_chain_hash = std::string(HashView(chain));
-  writes.Put(Space::kRuns, RunKey(append->run_id), EncodeRunMeta(run));
-  if (!exists || old_status != run.status) {
-    if (exists) writes.Delete(Space::kIndex, StatusIndexKey(static_cast<uint8_t>(old_status), run.run_id));
-    writes.Put(Space::kIndex, StatusIndexKey(static_cast<uint8_t>(run.status), run.run_id), "");
-  }
-  if (!exists && !run.session_id.empty()) {
-    writes.Put(Space::kIndex, SessionIndexKey(run.session_id, run.run_id), "");
-  }
   AGENTLOG_ASSERT(!exists || old_session == run.session_id);
-  {
-    // One entry per timestamp: a later append at the same time overwrites
-    // it with a higher position (engine/keys.h, the time index).
-    std::string last_position;
-    PutBigEndian64(&last_position, result.last_position);
-    writes.Put(Space::kIndex, TimeIndexKey(now_us), std::move(last_position));
-  }
+  StageRunIndexes(run, exists, old_status, now_us, &writes);
   if (!options.idempotency_key.empty()) {
     IdempotencyRecord record{run.run_id, result, append->request_hash};
     writes.Put(Space::kIdempotency, options.idempotency_key, EncodeIdempotency(record));

@@ -42,6 +42,7 @@ struct Record;
 namespace agentlog::internal {
 
 class SubscriptionCore;
+struct HistoryWalk;  // engine/store_verify.cc
 
 // "blob 9f86d0...", for messages: the hash in hex names the content.
 std::string BlobName(std::string_view sha256);
@@ -291,6 +292,14 @@ class StoreImpl final : public Store {
   // run), or only the run's own records (VerifyAll counts each record once).
   Status VerifyRun(std::string_view run_id, const RunInfo& info, bool count_prefix,
                    VerifyStats* stats);
+  // VerifyRun's two walks over `cursor` (the events space), *last_key the
+  // idempotency key last checked: a fork's shared prefix, each ancestor's
+  // stretch whole (all segments but the last), then the run's own records,
+  // *last the last sequence found.
+  Status WalkSharedPrefix(std::string_view run_id, const std::vector<Segment>& segments, bool count,
+                          Cursor* cursor, HistoryWalk* walk, std::string* last_key);
+  Status WalkOwnRecords(std::string_view run_id, const RunInfo& info, Cursor* cursor, HistoryWalk* walk,
+                        std::string* last_key, uint64_t* last);
   Status VerifyGlobalIndex(uint64_t through_position, uint64_t expected_events);
   // The run's head (sequence, chain) as of a global position; sequence 0
   // if the run had no event of its own then (a fork's shared prefix does not

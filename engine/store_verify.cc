@@ -54,8 +54,6 @@ bool ParseNumber(std::string_view text, uint64_t* value) {
 
 }  // namespace
 
-namespace {
-
 // What a run's metadata must say, as derived from its events alone: the
 // head, and the fold append and fork compute too (engine/run_fold.h).
 struct DerivedHead {
@@ -64,6 +62,8 @@ struct DerivedHead {
   uint64_t position = 0;
   RunFold meta;
 };
+
+namespace {
 
 // created_sequence: the run's own first event (1, or a fork's RunForked
 // event): created_us is when the run came to be, not when its history began.
@@ -130,6 +130,8 @@ Status CheckForkRecord(std::string_view run_id, const fb::Record* record, const 
   return Status::OK();
 }
 
+}  // namespace
+
 // One walk along a run's history, record by record, across the segments
 // of a fork's lineage: the chain, positions and times continue across
 // segment boundaries (an ancestor's shared events were all committed before
@@ -173,6 +175,8 @@ struct HistoryWalk {
   }
 };
 
+namespace {
+
 // The run's log holds events up to `last`, past the head the runs index
 // gave before the walk: appended since, or added behind agentlog's back.
 // `now` is the runs index read after the walk: it must cover them.
@@ -189,19 +193,8 @@ Status CheckEventsPastTheHead(std::string_view run_id, uint64_t last, const Deri
 
 }  // namespace
 
-Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool count_prefix,
-                            VerifyStats* stats) {
-  // `info` was read before this cursor's snapshot: appends committed in
-  // between may extend the run past info.head_sequence. Those are checked
-  // against the runs index read again after the walk (see the end).
-  std::vector<Segment> segments;
-  Status status = Lineage(info, 1, &segments);
-  if (!status.ok()) return status;
-  HistoryWalk walk;
-  walk.created_sequence = info.fork_sequence + 1;
-  std::string last_key;  // the idempotency key last checked (CheckRecordDerived)
-  auto cursor = backend_->NewCursor(Space::kEvents);
-  // A fork's shared prefix: each ancestor's stretch, which must be whole.
+Status StoreImpl::WalkSharedPrefix(std::string_view run_id, const std::vector<Segment>& segments, bool count,
+                                   Cursor* cursor, HistoryWalk* walk, std::string* last_key) {
   for (size_t i = 0; i + 1 < segments.size(); ++i) {
     const Segment& segment = segments[i];
     uint64_t expected = segment.first_sequence;
@@ -218,13 +211,16 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool c
       }
       std::string copy;
       const fb::Record* record = nullptr;
-      status = walk.Step(segment.owner, sequence, AlignedFrame(cursor->value(), &copy),
-                         count_prefix, &record);
-      if (status.ok()) status = CheckRecordDerived(run_id, segment.owner, record, &last_key);
+      Status status = walk->Step(segment.owner, sequence, AlignedFrame(cursor->value(), &copy), count, &record);
+      if (status.ok()) status = CheckRecordDerived(run_id, segment.owner, record, last_key);
       if (!status.ok()) return status;
     }
   }
-  AGENTLOG_ASSERT(walk.derived.sequence == info.fork_sequence);
+  return Status::OK();
+}
+
+Status StoreImpl::WalkOwnRecords(std::string_view run_id, const RunInfo& info, Cursor* cursor,
+                                 HistoryWalk* walk, std::string* last_key, uint64_t* last) {
   const std::string prefix = EventKeyPrefix(run_id);
   uint64_t expected = info.fork_sequence + 1;
   for (cursor->Seek(prefix); cursor->Valid(); cursor->Next(), ++expected) {
@@ -248,20 +244,37 @@ Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool c
     }
     std::string copy;
     const fb::Record* record = nullptr;
-    status = walk.Step(run_id, sequence, AlignedFrame(cursor->value(), &copy), true, &record);
-    if (status.ok()) status = CheckRecordDerived(run_id, run_id, record, &last_key);
-    if (!status.ok()) return status;
-    if (info.fork_sequence != 0 && sequence == info.fork_sequence + 1) {
+    Status status = walk->Step(run_id, sequence, AlignedFrame(cursor->value(), &copy), true, &record);
+    if (status.ok()) status = CheckRecordDerived(run_id, run_id, record, last_key);
+    if (status.ok() && info.fork_sequence != 0 && sequence == info.fork_sequence + 1) {
       status = CheckForkRecord(run_id, record, info);
-      if (!status.ok()) return status;
     }
-    if (sequence == info.head_sequence) {
-      status = CompareHead(run_id, walk.derived, info);
-      if (!status.ok()) return status;
-    }
+    if (status.ok() && sequence == info.head_sequence) status = CompareHead(run_id, walk->derived, info);
+    if (!status.ok()) return status;
   }
   if (!cursor->status().ok()) return cursor->status();
-  const uint64_t last = expected - 1;
+  *last = expected - 1;
+  return Status::OK();
+}
+
+Status StoreImpl::VerifyRun(std::string_view run_id, const RunInfo& info, bool count_prefix,
+                            VerifyStats* stats) {
+  // `info` was read before this cursor's snapshot: appends committed in
+  // between may extend the run past info.head_sequence. Those are checked
+  // against the runs index read again after the walk (see the end).
+  std::vector<Segment> segments;
+  Status status = Lineage(info, 1, &segments);
+  if (!status.ok()) return status;
+  HistoryWalk walk;
+  walk.created_sequence = info.fork_sequence + 1;
+  std::string last_key;  // the idempotency key last checked (CheckRecordDerived)
+  auto cursor = backend_->NewCursor(Space::kEvents);
+  status = WalkSharedPrefix(run_id, segments, count_prefix, cursor.get(), &walk, &last_key);
+  if (!status.ok()) return status;
+  AGENTLOG_ASSERT(walk.derived.sequence == info.fork_sequence);
+  uint64_t last = 0;
+  status = WalkOwnRecords(run_id, info, cursor.get(), &walk, &last_key, &last);
+  if (!status.ok()) return status;
   if (last < info.head_sequence) {
     return MissingOrDamaged(Status::Corruption("run \"" + std::string(run_id) + "\": the runs index says the head is event " +
                               std::to_string(info.head_sequence) + " but the log ends at event " +

@@ -96,24 +96,20 @@ Status CheckPayload(const EventInput& input, const Options& limits, const InputN
   return Status::OK();
 }
 
-}  // namespace
-
-
-Status ValidateAppend(std::string_view run_id, std::span<const EventInput> events,
-                      const AppendOptions& options, const Options& limits,
-                      std::vector<PreparedEvent>* prepared, Hash* request_hash) {
-  Status status = ValidateName(run_id, "run id");
-  if (!status.ok()) return status;
+// The checks of an append as a whole, before its events: their count and
+// the options.
+Status ValidateAppendOptions(std::string_view run_id, size_t event_count, const AppendOptions& options,
+                             const Options& limits) {
   // Built only for a message: this runs on every append.
   const auto run_name = [&] { return RunName(run_id); };
-  if (events.empty()) return Status::InvalidArgument(run_name() + ": append of no events");
-  if (events.size() > limits.max_append_events) {
-    return Status::LimitExceeded(run_name() + ": append of " + std::to_string(events.size()) +
+  if (event_count == 0) return Status::InvalidArgument(run_name() + ": append of no events");
+  if (event_count > limits.max_append_events) {
+    return Status::LimitExceeded(run_name() + ": append of " + std::to_string(event_count) +
                                  " events; Options::max_append_events is " +
                                  std::to_string(limits.max_append_events));
   }
   if (!options.session_id.empty()) {
-    status = ValidateName(options.session_id, "session id");
+    Status status = ValidateName(options.session_id, "session id");
     if (!status.ok()) return status;
   }
   if (options.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
@@ -128,11 +124,52 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
     return Status::InvalidArgument(run_name() + ": unknown durability " +
                                    std::to_string(static_cast<int>(options.durability)));
   }
+  return Status::OK();
+}
+
+// The envelope fields of one event the caller chose.
+Status ValidateEnvelopeFields(const EventInput& input, const InputName& where) {
+  for (const auto& [value, name] : {std::pair{&input.turn_id, "turn id"},
+                                    std::pair{&input.step_id, "step id"},
+                                    std::pair{&input.actor_id, "actor id"}}) {
+    Status status = ValidateField(*value, kMaxIdBytes, where, name);
+    if (!status.ok()) return status;
+  }
+  if (static_cast<uint8_t>(input.actor_kind) > static_cast<uint8_t>(ActorKind::kTool)) {
+    return Status::InvalidArgument(where.str() + ": unknown actor kind " +
+                                   std::to_string(static_cast<int>(input.actor_kind)));
+  }
+  if (input.schema_version == 0) {
+    return Status::InvalidArgument(where.str() + ": schema version 0; use kEventSchemaVersion");
+  }
+  return Status::OK();
+}
+
+// Adds one event's part of the canonical bytes an idempotent repeat must
+// match (engine/record_format.md, IdempotencyEntry.request_hash).
+void AppendRequestBytes(const EventInput& input, const Hash& payload_hash, std::string* request) {
+  request->append(HashView(payload_hash));
+  PutLengthPrefixed64(request, input.turn_id);
+  PutLengthPrefixed64(request, input.step_id);
+  PutBigEndian64(request, input.causation);
+  request->push_back(static_cast<char>(input.actor_kind));
+  PutLengthPrefixed64(request, input.actor_id);
+  PutBigEndian64(request, input.schema_version);
+}
+
+}  // namespace
+
+Status ValidateAppend(std::string_view run_id, std::span<const EventInput> events,
+                      const AppendOptions& options, const Options& limits,
+                      std::vector<PreparedEvent>* prepared, Hash* request_hash) {
+  Status status = ValidateName(run_id, "run id");
+  if (!status.ok()) return status;
+  status = ValidateAppendOptions(run_id, events.size(), options, limits);
+  if (!status.ok()) return status;
   size_t total_bytes = 0;
   prepared->clear();
   prepared->reserve(events.size());
-  // The canonical bytes an idempotent repeat must match; only an append
-  // with a key needs them.
+  // Only an append with a key needs the request bytes.
   const bool keyed = !options.idempotency_key.empty();
   std::string request;
   if (keyed) PutLengthPrefixed64(&request, run_id);
@@ -141,37 +178,18 @@ Status ValidateAppend(std::string_view run_id, std::span<const EventInput> event
     const InputName where{run_id, i, events.size()};
     total_bytes += input.payload.size();
     if (total_bytes > limits.max_append_bytes) {
-      return Status::LimitExceeded(run_name() + ": append carries more than " +
+      return Status::LimitExceeded(RunName(run_id) + ": append carries more than " +
                                    std::to_string(limits.max_append_bytes) +
                                    " payload bytes (Options::max_append_bytes); split it");
     }
-    for (const auto& [value, name] : {std::pair{&input.turn_id, "turn id"},
-                                      std::pair{&input.step_id, "step id"},
-                                      std::pair{&input.actor_id, "actor id"}}) {
-      status = ValidateField(*value, kMaxIdBytes, where, name);
-      if (!status.ok()) return status;
-    }
-    if (static_cast<uint8_t>(input.actor_kind) > static_cast<uint8_t>(ActorKind::kTool)) {
-      return Status::InvalidArgument(where.str() + ": unknown actor kind " +
-                                     std::to_string(static_cast<int>(input.actor_kind)));
-    }
-    if (input.schema_version == 0) {
-      return Status::InvalidArgument(where.str() + ": schema version 0; use kEventSchemaVersion");
-    }
+    status = ValidateEnvelopeFields(input, where);
+    if (!status.ok()) return status;
     PreparedEvent event;
     event.input = &input;
     status = CheckPayload(input, limits, where, &event);
     if (!status.ok()) return status;
     event.payload_hash = Sha256(input.payload);
-    if (keyed) {
-      request.append(HashView(event.payload_hash));
-      PutLengthPrefixed64(&request, input.turn_id);
-      PutLengthPrefixed64(&request, input.step_id);
-      PutBigEndian64(&request, input.causation);
-      request.push_back(static_cast<char>(input.actor_kind));
-      PutLengthPrefixed64(&request, input.actor_id);
-      PutBigEndian64(&request, input.schema_version);
-    }
+    if (keyed) AppendRequestBytes(input, event.payload_hash, &request);
     prepared->push_back(std::move(event));
   }
   *request_hash = keyed ? Sha256(request) : Hash{};
