@@ -1,9 +1,11 @@
-// agentlog/agentlog.h: the whole public API in one include.
+// agentlog/agentlog.h: the whole public API in one include (all but the
+// expert header agentlog/rocksdb_options.h, which needs RocksDB's headers).
 #ifndef AGENTLOG_AGENTLOG_H_
 #define AGENTLOG_AGENTLOG_H_
 
 #include "agentlog/clock.h"
 #include "agentlog/event.h"
+#include "agentlog/hash.h"
 #include "agentlog/options.h"
 #include "agentlog/projection.h"
 #include "agentlog/projector.h"
