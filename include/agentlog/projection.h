@@ -8,6 +8,17 @@
 // Embedders write their own projections and register them with a Projector
 // (agentlog/projector.h), which runs them; agentlog's own run-state
 // projection (agentlog/run_state.h) is written the same way.
+//
+// Errors: only Projection::Decode returns one (Corruption); every other
+// method here has none.
+//
+// Thread safety: a Projector calls a registered Projection from every
+// thread that calls the Projector, at once, so a Projection's methods must
+// be safe to call concurrently: keep no mutable members (a pure fold has
+// none). A ProjectionState is a value with no lock: the Projector gives
+// each one to one thread at a time (its cached states are Cloned under its
+// own mutex), and a caller that shares one needs its own synchronization.
+// An EventView is valid only during the Apply it is passed to.
 #ifndef AGENTLOG_PROJECTION_H_
 #define AGENTLOG_PROJECTION_H_
 
@@ -29,11 +40,14 @@ namespace agentlog {
 // first; see agentlog/upcaster.h).
 class AGENTLOG_EXPORT EventView {
  public:
+  // A view of `event` with `body` (its payload, upcast, or nullptr); both
+  // must outlive the view.
   EventView(const Event& event, const fb::Event* body) : event_(event), body_(body) {}
   // Run, sequence, time, turn and step ids, actor, ...
   const Event& envelope() const { return event_; }
   // nullptr when the payload was removed by policy.
   const fb::Event* body() const { return body_; }
+  // The event's type, from the envelope (known even when body() is nullptr).
   EventType type() const { return event_.type(); }
 
  private:
@@ -56,6 +70,7 @@ class AGENTLOG_EXPORT ProjectionState {
   // Every field, sorted by path, each path once. Items of a list are keyed
   // by a stable id (not their index) so that a diff lines them up.
   virtual std::vector<StateField> Fields() const = 0;
+  // An independent copy that encodes to the same bytes.
   virtual std::unique_ptr<ProjectionState> Clone() const = 0;
 };
 

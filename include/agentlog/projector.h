@@ -16,7 +16,22 @@
 // (inline through Projector::Append, or in the background) as the
 // SnapshotPolicy says; deleting them all changes no answer, only speed.
 //
-// Thread safety: every method may be called concurrently.
+// "The read errors" at a method below are the errors of the Store reads
+// a fold makes -- Store::GetRun (NotFound: no such run; InvalidArgument,
+// LimitExceeded: not a valid run id), Store::ReadRun, Store::ReadEvent and
+// Store::ReadSnapshots -- as the store gives them (also IOError, and Closed
+// once the store is closed). A snapshot that cannot be used (damaged,
+// foreign, of another version) is no error -- it is bypassed
+// (StateInfo::bypassed) and the events are folded -- only a failed read is.
+//
+// Thread safety: a Projector may be shared: every method may be called
+// concurrently from any thread (the registered projections, the cache of
+// latest states and the counters are under one mutex, the background
+// subscription under another). A registered Projection is called from all
+// those threads at once, so its methods must be safe to call concurrently
+// (agentlog/projection.h). The ProjectionState a caller passes to
+// FoldForward or AppendAndFold stays the caller's: the projector changes it
+// during the call only, and nothing else may use it meanwhile.
 // REQUIRES: the Store outlives the Projector.
 #ifndef AGENTLOG_PROJECTOR_H_
 #define AGENTLOG_PROJECTOR_H_
@@ -111,48 +126,71 @@ struct RunStateAt {
 
 class AGENTLOG_EXPORT Projector {
  public:
+  // A projector over `store`, with no projection registered yet; reads and
+  // writes nothing. REQUIRES: `store` non-null (an AGENTLOG_ASSERT: a
+  // null one stops the process in a build with asserts, the default).
+  // No errors.
   static std::unique_ptr<Projector> Create(Store* store, const ProjectorOptions& options);
+  // Stops the background thread, if any (dropping the error that had
+  // stopped it: StopBackground returns it). The Store stays open.
   virtual ~Projector() = default;
 
-  // Adds a projection. Errors: InvalidArgument (null, bad name, a name
-  // already registered).
+  // Adds a projection. Errors: InvalidArgument (null; a name empty or with
+  // a byte outside [A-Za-z0-9._:-]; a name already registered),
+  // LimitExceeded (a name over 128 bytes).
   virtual Status Register(std::shared_ptr<const Projection> projection) = 0;
 
   // The state of `projection` after event `sequence` of the run (0: the
-  // initial state). Errors: NotFound (run, projection, or an event past the
-  // head), Corruption (an event, or an upcaster), Closed.
+  // initial state), from the nearest usable starting point (see above).
+  // Writes nothing. Errors: NotFound (no such projection; no such run;
+  // `sequence` past the run's head), Corruption (a damaged event, or an
+  // upcaster that fails; a fork whose parent is gone or whose lineage is
+  // deeper than kMaxForkDepth; a run whose events end before its head),
+  // the read errors.
   virtual Result<std::unique_ptr<ProjectionState>> StateAt(std::string_view run_id,
                                                            std::string_view projection,
                                                            uint64_t sequence,
                                                            StateInfo* info = nullptr) = 0;
 
-  // As of the run's head.
+  // As StateAt, as of the run's head when it is read. Errors: as StateAt.
   virtual Result<std::unique_ptr<ProjectionState>> CurrentState(std::string_view run_id,
                                                                 std::string_view projection,
                                                                 StateInfo* info = nullptr) = 0;
 
-  // As of the last event of the run committed at or before `time_us`.
-  // Errors: NotFound also when the run had no event of its own by then.
+  // As StateAt, as of the last event of the run committed at or before
+  // `time_us` (found in the time index, then by a binary search).
+  // Errors: as StateAt; NotFound also when the run had no event of its own
+  // by then; the errors of Store::PositionAtTime and
+  // Store::SequenceAtPosition.
   virtual Result<std::unique_ptr<ProjectionState>> StateAtTime(std::string_view run_id,
                                                                std::string_view projection,
                                                                int64_t time_us,
                                                                StateInfo* info = nullptr) = 0;
 
   // Every run matching `filter` (one page of ListRuns) as it stood at
-  // `time_us`; runs that did not exist yet are left out. The moment is
-  // found in the time index, and each run's head at it by a binary search,
-  // never by scanning events.
+  // `time_us`; runs that did not exist yet are left out, and nothing
+  // committed by then gives an empty answer. The moment is found in the
+  // time index, and each run's head at it by a binary search, never by
+  // scanning events. Errors: NotFound (no such projection), the errors of
+  // Store::PositionAtTime, Store::ListRuns (InvalidArgument: filter.limit
+  // 0 or over kMaxReadLimit, a bad session id) and
+  // Store::SequenceAtPosition, and StateAt's for each run listed.
   virtual Result<std::vector<RunStateAt>> StatesAtTime(std::string_view projection, int64_t time_us,
                                                        const RunFilter& filter) = 0;
 
   // Folds every registered projection of the run up to its head, storing
   // the snapshots the policy selects on the way and applying retention.
-  // Cheap when nothing is new. Errors: as StateAt, IOError.
+  // Cheap when nothing is new. Errors: as StateAt (NotFound: no such run);
+  // the errors of Store::PutSnapshot (LimitExceeded: a state over
+  // kMaxSnapshotBytes; InvalidArgument: a store opened read-only; IOError;
+  // Closed) and Store::DeleteSnapshots. The first error stops it; the
+  // snapshots stored until then stay.
   virtual Status CatchUp(std::string_view run_id) = 0;
 
   // Store::Append, then CatchUp of the run: its snapshots are written
-  // before this returns. A CatchUp failure after a successful append is
-  // returned as that error (the events ARE committed; check GetRun).
+  // before this returns. Errors: the errors of Store::Append (nothing is
+  // appended); then CatchUp's, returned although the events ARE committed
+  // (check GetRun).
   virtual Result<AppendResult> Append(std::string_view run_id, std::span<const EventInput> events,
                                       const AppendOptions& options) = 0;
 
@@ -161,35 +199,45 @@ class AGENTLOG_EXPORT Projector {
   // head; returns the event it is then as of. Only the new events are read,
   // each folded once (upcast as in every fold); no snapshot is read or
   // written, so a state that rests on the log goes on resting on it.
-  // Errors: NotFound (no such projection or run), Corruption (an event that
-  // does not upcast; damaged data), the Store's read errors. After an error
-  // `*state` is as of some event between.
+  // Errors: NotFound (no such projection; no such run), Corruption (an
+  // event that does not upcast; damaged data), the errors of
+  // Store::ReadRun. After an error `*state` is as of some event between.
   virtual Result<uint64_t> FoldForward(std::string_view run_id, std::string_view projection, uint64_t sequence,
                                        ProjectionState* state) = 0;
 
   // As Append, for a writer that keeps `projection`'s state of the run
   // itself (the runtime's run handle does): `*state` is that state as of
-  // event options.expected_head, which REQUIRES a value. The appended events
-  // are read back once and folded into `*state` (upcast as in every fold),
-  // which is then the state at the new head; the snapshots the policy
-  // selects on the way are written, and the other projections catch up as
-  // in Append. Each appended event is folded once per projection, and a
-  // run this projector last folded at expected_head is read once.
-  // Errors: as Append (nothing is appended and `*state` is unchanged);
-  // NotFound (no such projection, checked first). An error after the
-  // events committed (a read, a snapshot write) leaves `*state` as of some
-  // event in between: read it again with CurrentState.
+  // event options.expected_head. The appended events are read back once and
+  // folded into `*state` (upcast as in every fold), which is then the state
+  // at the new head; the snapshots the policy selects on the way are
+  // written, and the other projections catch up as in Append. Each appended
+  // event is folded once per projection, and a run this projector last
+  // folded at expected_head is read once. REQUIRES: `state` non-null.
+  // Errors, nothing appended and `*state` unchanged: InvalidArgument
+  // (options.expected_head unset; options.idempotency_key set, since a
+  // replayed append would leave the state behind: use Append), NotFound
+  // (no such projection), the errors of Store::Append. After the events
+  // committed: the errors of Store::GetRun, the fold's (as StateAt's) and
+  // CatchUp's (snapshot writes, other projections), which leave `*state` as
+  // of some event in between: read it again with CurrentState, or fold it
+  // on with FoldForward.
   virtual Result<AppendResult> AppendAndFold(std::string_view run_id, std::span<const EventInput> events,
                                              const AppendOptions& options, std::string_view projection,
                                              ProjectionState* state) = 0;
 
-  // Follows the store's feed on a thread of its own from now on, running
-  // CatchUp for every run that gets events. Errors: Busy (already
-  // running), the Store's Subscribe errors.
+  // Follows the store's feed on a thread of its own from now on (events
+  // committed before the call are not revisited), running CatchUp for the
+  // run of every event. A CatchUp error stops the thread (StopBackground
+  // returns it). Errors: Busy (already running), the errors of
+  // Store::Subscribe (Busy: Options::max_subscriptions open; Closed).
   virtual Status StartBackground() = 0;
-  // Stops that thread; OK, or the error that had stopped it. Idempotent.
+  // Stops that thread and waits for the CatchUp in flight; OK, or the error
+  // that had stopped it (a CatchUp error; Corruption from the feed), except
+  // Closed (the store closed), which reads as OK. Idempotent: OK when no
+  // thread runs.
   virtual Status StopBackground() = 0;
 
+  // The counters since Create. No errors.
   virtual ProjectorStats stats() const = 0;
 
   // Proves that every stored snapshot of `projection` for the run says
@@ -198,9 +246,10 @@ class AGENTLOG_EXPORT Projector {
   // snapshot's sequence with the snapshot's bytes (its frame, version and
   // chain hash checked first). Snapshots of another version are counted,
   // not compared (they are never used). Cost: one fold of the run plus one
-  // Encode per snapshot. Errors: Corruption naming the first snapshot that
-  // differs from the fold, is damaged or was taken on another history;
-  // NotFound (run, projection); the Store's read errors.
+  // Encode per snapshot. Writes nothing. Errors: Corruption (the first
+  // snapshot, named, that differs from the fold, is damaged, lies past the
+  // run's head or was taken on another history; a damaged event), NotFound
+  // (no such projection; no such run), the read errors.
   virtual Status VerifySnapshots(std::string_view run_id, std::string_view projection,
                                  SnapshotCheckStats* stats = nullptr) = 0;
 };

@@ -16,9 +16,13 @@
 // written down in projections/run_state_format.md: a person can predict the
 // state from the events with that document alone.
 //
+// Errors: only DecodeRunState (and the projection's Decode, which calls
+// it) returns one; nothing here does I/O.
+//
 // Thread safety: a RunState is a value; concurrent reads are safe, writes
 // need the caller's synchronization. The projection object is stateless
-// and may be shared by any number of threads.
+// and may be shared by any number of threads; every function here may be
+// called from any thread.
 #ifndef AGENTLOG_RUN_STATE_H_
 #define AGENTLOG_RUN_STATE_H_
 
@@ -308,16 +312,28 @@ struct AGENTLOG_EXPORT RunState {
 
   bool operator==(const RunState&) const = default;
 
-  // Lookups; nullptr when absent.
+  // ---- lookups: nullptr when absent; the pointer is valid while the
+  // state is unchanged ----
+
+  // The turn with this id.
   const Turn* FindTurn(std::string_view id) const;
+  // The turn current_turn_id names (it may have ended).
   const Turn* CurrentTurn() const;
+  // The current plan's item with this id, including one that tool events
+  // named but no plan event listed (planned == false).
   const PlanItem* FindPlanItem(std::string_view id) const;
+  // The plan item current_step_id names.
   const PlanItem* CurrentStep() const;
+  // The approval with this key (a step id, or "#<sequence>").
   const Approval* FindApproval(std::string_view key) const;
+  // The fact with this key.
   const Fact* FindFact(std::string_view key) const;
+  // The question with this id, open or resolved.
   const Question* FindQuestion(std::string_view id) const;
+  // The artifact with this id.
   const Artifact* FindArtifact(std::string_view id) const;
 
+  // Items of the plan, whatever their status.
   size_t StepsTotal() const { return plan.size(); }
   // Items of the plan whose status is kCompleted.
   size_t StepsDone() const;
@@ -327,17 +343,25 @@ struct AGENTLOG_EXPORT RunState {
   std::string PositionSummary() const;
 };
 
-AGENTLOG_EXPORT std::string_view StepStatusName(RunState::StepStatus status);          // "retry_scheduled"
-AGENTLOG_EXPORT std::string_view ApprovalDecisionName(RunState::ApprovalDecision decision);  // "granted"
-AGENTLOG_EXPORT std::string ConfirmationModeName(fb::ConfirmationMode mode);  // "confirm_once", "unknown(7)"
-AGENTLOG_EXPORT std::string ApprovalScopeName(fb::ApprovalScope scope);       // "for_run", "unknown(7)"
+// The status's name, e.g. "retry_scheduled"; "unknown" for a value not listed.
+AGENTLOG_EXPORT std::string_view StepStatusName(RunState::StepStatus status);
+// The decision's name, e.g. "granted"; "unknown" for a value not listed.
+AGENTLOG_EXPORT std::string_view ApprovalDecisionName(RunState::ApprovalDecision decision);
+// The mode's name, e.g. "confirm_once"; "unknown(7)" for a value the schema lacks.
+AGENTLOG_EXPORT std::string ConfirmationModeName(fb::ConfirmationMode mode);
+// The scope's name, e.g. "for_run"; "unknown(7)" for a value the schema lacks.
+AGENTLOG_EXPORT std::string ApprovalScopeName(fb::ApprovalScope scope);
 
-// The projection ("run_state", kRunStateProjectionVersion). Stateless.
+// The projection ("run_state", kRunStateProjectionVersion). Stateless. Its
+// Decode is DecodeRunState (Errors: Corruption), and its StateSequence is
+// the state's last_sequence, so a Projector never starts a fold from a
+// snapshot stored under another event.
 AGENTLOG_EXPORT std::shared_ptr<const Projection> NewRunStateProjection();
 
 // The RunState inside a state of that projection.
 // REQUIRES: `state` came from NewRunStateProjection() (Initial, Decode or a
-// Clone of one); anything else stops the process (a programmer error).
+// Clone of one); anything else stops the process (a programmer error,
+// caught by an AGENTLOG_ASSERT in a build with asserts, the default).
 AGENTLOG_EXPORT const RunState& AsRunState(const ProjectionState& state);
 
 // Every field as (path, value), sorted by path, each path once: what Diff

@@ -23,11 +23,17 @@
 namespace agentlog {
 
 // Turns a payload (a FlatBuffer with root agentlog.fb.Event) of one version
-// into the next version's bytes, keeping its event type. Must be pure.
+// into the next version's bytes, keeping its event type. Must be pure, and
+// safe to call from several threads at once (Projectors upcast on every
+// thread that folds). An error it returns reaches the reader as Corruption
+// (UpcasterRegistry::Upcast).
 using Upcaster = std::function<Result<std::string>(std::string_view payload)>;
 
-// Thread safety: Register everything before sharing the registry (e.g. in
-// ProjectorOptions); from then on it is read-only and Upcast may run on any
+// The steps that bring old payloads to the current schema version.
+//
+// Thread safety: Register is not synchronized: register everything before
+// sharing the registry (e.g. in ProjectorOptions); from then on it is
+// read-only and current_version, NeedsUpcast and Upcast may run on any
 // number of threads.
 class AGENTLOG_EXPORT UpcasterRegistry {
  public:
@@ -35,6 +41,7 @@ class AGENTLOG_EXPORT UpcasterRegistry {
   // with their own versioning may set it, everyone else keeps the default.
   explicit UpcasterRegistry(uint16_t current_version = kEventSchemaVersion);
 
+  // The version Upcast brings payloads to.
   uint16_t current_version() const { return current_version_; }
 
   // Registers the step from `from_version` to from_version + 1 for events of
@@ -42,7 +49,7 @@ class AGENTLOG_EXPORT UpcasterRegistry {
   // current version, no function, a step already registered).
   Status Register(EventType type, uint16_t from_version, Upcaster upcaster);
 
-  // True when a payload of `type` at `version` has steps to run.
+  // True when a payload of `type` at `version` has steps to run. No errors.
   bool NeedsUpcast(EventType type, uint16_t version) const;
 
   // The payload in the current version: every registered step for `type`
