@@ -110,6 +110,43 @@ std::unique_ptr<Store> OpenMemoryStore(Clock* clock, Options options) {
   return std::move(store).value();
 }
 
+StoreFixture::StoreFixture(int64_t start_us, Options store_options, OpenAtStart open)
+    : clock(start_us), options(std::move(store_options)) {
+  if (open == kOpenAtStart) Open();
+}
+
+Store& StoreFixture::Open() {
+  REQUIRE(store == nullptr);
+  store = OpenStore(dir.path(), &clock, options);
+  return *store;
+}
+
+Store& StoreFixture::OpenInMemory() {
+  REQUIRE(store == nullptr);
+  store = OpenMemoryStore(&clock, options);
+  return *store;
+}
+
+Status StoreFixture::Close() {
+  if (store == nullptr) return Status::OK();
+  Status closed = store->Close();
+  store.reset();
+  return closed;
+}
+
+Store& StoreFixture::Reopen() {
+  const Status closed = Close();
+  INFO(closed.ToString());
+  REQUIRE(closed.ok());
+  return Open();
+}
+
+Options StoreFixture::StoreOptions() {
+  Options with_clock = options;
+  with_clock.clock = &clock;
+  return with_clock;
+}
+
 AppendResult AppendMessage(Store& store, const std::string& run_id, const std::string& text,
                            Durability durability) {
   EventInput input = Message(text);

@@ -1,6 +1,6 @@
 // testing/test_util.h: helpers shared by the tests: temporary store
-// directories, payload builders for common events, and a store opened with
-// a ManualClock.
+// directories, payload builders for common events, a store opened with a
+// ManualClock, and StoreFixture, which holds the three.
 #ifndef AGENTLOG_TESTING_TEST_UTIL_H_
 #define AGENTLOG_TESTING_TEST_UTIL_H_
 
@@ -51,6 +51,59 @@ std::unique_ptr<Store> OpenStore(const std::string& dir, Clock* clock, Options o
 // A store on the in-memory backend with `clock` (and otherwise `options`);
 // REQUIREs success.
 std::unique_ptr<Store> OpenMemoryStore(Clock* clock, Options options = Options());
+
+// StoreFixture: the temporary directory, ManualClock and store that most
+// test cases start with, so that a case states what it checks rather than
+// how it opens a store. By default the constructor opens a store on `dir`
+// with `options` (default Options; Open() sets options.clock to &clock) and
+// the clock at kDefaultStartUs. Use it as
+//   TEST_CASE_METHOD(StoreFixture, "Suite.Name", "[tags]") { ... store->... }
+// (the body sees dir, clock, options and store as members), as
+// TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, ...) for a suite's own start
+// time, or as a local `StoreFixture f(start_us, options)` when a case needs
+// other options; derive from it for a suite's own helpers. Reopen() closes
+// the store and opens the same directory again (with `options`, which a case
+// may change first); REQUIRE(Close().ok()) and Open() do the same in two steps. A case that needs a second store, a store the test
+// opens itself (Store::Open / OpenReadOnly with StoreOptions()) or the
+// in-memory backend passes kOpenLater and opens when it wants to.
+struct StoreFixture {
+  static constexpr int64_t kDefaultStartUs = 1'000;
+  enum OpenAtStart { kOpenAtStart, kOpenLater };
+
+  explicit StoreFixture(int64_t start_us = kDefaultStartUs, Options store_options = Options(),
+                        OpenAtStart open = kOpenAtStart);
+  StoreFixture(const StoreFixture&) = delete;
+  StoreFixture& operator=(const StoreFixture&) = delete;
+
+  // Opens a store on path() with StoreOptions(); REQUIREs that none is open
+  // and that the open succeeds.
+  Store& Open();
+  // Opens a store on the in-memory backend with StoreOptions() instead;
+  // REQUIREs that none is open and success. (Reopen() opens path().)
+  Store& OpenInMemory();
+  // Closes the store if one is open (also if the case closed it already: a
+  // second Close returns OK) and drops it; returns the close's status (OK
+  // when none was open), which the case checks: REQUIRE(Close().ok()).
+  [[nodiscard]] Status Close();
+  // Close() (REQUIREing success), then Open(): the same directory, with the
+  // events written so far.
+  Store& Reopen();
+  // `options` with its clock set to &clock: what Open() passes to Store::Open.
+  Options StoreOptions();
+  const std::string& path() const { return dir.path(); }
+  std::string Sub(const std::string& name) const { return dir.Sub(name); }
+
+  TempDir dir;
+  ManualClock clock;
+  Options options;
+  std::unique_ptr<Store> store;  // declared last: destroyed before the clock and the directory
+};
+
+// StoreFixture with the clock at `kStartUs`, for TEST_CASE_METHOD.
+template <int64_t kStartUs>
+struct StoreFixtureAt : StoreFixture {
+  StoreFixtureAt() : StoreFixture(kStartUs) {}
+};
 
 // Appends one message event; REQUIREs success.
 AppendResult AppendMessage(Store& store, const std::string& run_id, const std::string& text,

@@ -74,14 +74,11 @@ void CheckNothingWritten(Store& store, const std::string& run_id, uint64_t last_
 
 }  // namespace
 
-TEST_CASE("Append.SequencesStartAtOneWithoutGaps", "[append]") {
+TEST_CASE_METHOD(StoreFixture, "Append.SequencesStartAtOneWithoutGaps", "[append]") {
   // Goal: a run's events are numbered 1, 2, 3, ... across appends of
   // different sizes, and read back in that order with their own payloads.
   // Method: appends of 1, 3 and 2 events to one run; compare results and
   // ReadRun.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   auto first = AppendEvents(*store, "run-a", Messages(1, "first"));
   auto second = AppendEvents(*store, "run-a", Messages(3, "second"));
   auto third = AppendEvents(*store, "run-a", Messages(2, "third"));
@@ -106,14 +103,11 @@ TEST_CASE("Append.SequencesStartAtOneWithoutGaps", "[append]") {
   }
 }
 
-TEST_CASE("Append.GlobalPositionsAreConsecutiveAcrossRuns", "[append]") {
+TEST_CASE_METHOD(StoreFixture, "Append.GlobalPositionsAreConsecutiveAcrossRuns", "[append]") {
   // Goal: every committed event gets the next global position, store-wide,
   // while each run keeps its own gapless sequence. Method: interleave
   // appends of several sizes over three runs, then compare every result with
   // ReadGlobal and LastPosition.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   CHECK(store->LastPosition() == 0);
   const std::vector<std::string> runs = {"run-a", "run-b", "run-c"};
   std::map<std::string, uint64_t> heads;
@@ -150,15 +144,12 @@ TEST_CASE("Append.GlobalPositionsAreConsecutiveAcrossRuns", "[append]") {
   }
 }
 
-TEST_CASE("Append.InvalidEventWritesNothingOfTheAppend", "[append]") {
+TEST_CASE_METHOD(StoreFixture, "Append.InvalidEventWritesNothingOfTheAppend", "[append]") {
   // Goal: an append whose third of five events is invalid is refused as a
   // whole: the head does not move, no global position is used up, and the
   // next append continues exactly where the run was. Method: one good
   // append, one refused (garbage payload), one good; for both an existing
   // and a new run.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(2, "ok")).ok());
   const uint64_t last = store->LastPosition();
   REQUIRE(last == 2);
@@ -180,15 +171,13 @@ TEST_CASE("Append.InvalidEventWritesNothingOfTheAppend", "[append]") {
   CHECK(next->first_position == last + 1);
 }
 
-TEST_CASE("Append.EventRefusedByTheCommitterWritesNothingOfTheAppend", "[append]") {
+TEST_CASE_METHOD(StoreFixture, "Append.EventRefusedByTheCommitterWritesNothingOfTheAppend",
+                 "[append]") {
   // Goal: all-or-nothing also holds when the refusal comes after the
   // earlier events of the append were already checked against the run (a
   // lease event out of order is only detectable at commit). Method: five
   // events whose third is a LeaseAcquired that skips an epoch; then a good
   // append proves no sequence or position was consumed.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(2, "ok")).ok());
   const uint64_t last = store->LastPosition();
 
@@ -210,13 +199,10 @@ TEST_CASE("Append.EventRefusedByTheCommitterWritesNothingOfTheAppend", "[append]
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Append.ExpectedHeadMatchCommits", "[append]") {
+TEST_CASE_METHOD(StoreFixture, "Append.ExpectedHeadMatchCommits", "[append]") {
   // Goal: an append naming the head it saw commits when that is the head;
   // expected_head 0 means "the run must not exist yet". Method: create a
   // run with expected_head 0, then extend it with the head each result gave.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   auto created = AppendEvents(*store, "run-a", Messages(2, "a"), Expecting(0));
   REQUIRE(created.ok());
   CHECK(created->last_sequence == 2);
@@ -229,14 +215,11 @@ TEST_CASE("Append.ExpectedHeadMatchCommits", "[append]") {
   CHECK(again->first_sequence == 4);
 }
 
-TEST_CASE("Append.ConflictWritesNothing", "[append]") {
+TEST_CASE_METHOD(StoreFixture, "Append.ConflictWritesNothing", "[append]") {
   // Goal: an expected head that differs from the run's head is refused with
   // Conflict, a message naming both heads, and nothing written; expected
   // head 0 on an existing run is a conflict too. Method: a run of 2 events,
   // then appends expecting 0, 1 and 5.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(2, "a")).ok());
   const uint64_t last = store->LastPosition();
 
@@ -254,14 +237,11 @@ TEST_CASE("Append.ConflictWritesNothing", "[append]") {
   CheckNothingWritten(*store, "run-b", last, 0);
 }
 
-TEST_CASE("Append.StaleLeaseEpochIsFenced", "[append][lease]") {
+TEST_CASE_METHOD(StoreFixture, "Append.StaleLeaseEpochIsFenced", "[append][lease]") {
   // Goal: fencing. After a newer worker takes the lease (epoch 2), appends
   // presenting epoch 1 are refused with Fenced and write nothing, while the
   // current epoch still appends. Method: LeaseAcquired{worker-1, 1}, append
   // with lease 1, LeaseAcquired{worker-2, 2}, append with lease 1 and 2.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-1", 1))).ok());
   auto info = store->GetRun("run-a");
   REQUIRE(info.ok());
@@ -292,12 +272,9 @@ TEST_CASE("Append.StaleLeaseEpochIsFenced", "[append][lease]") {
   CHECK(current->first_sequence == 5);
 }
 
-TEST_CASE("Append.LeaseEpochOnRunWithoutLeaseIsFenced", "[append][lease]") {
+TEST_CASE_METHOD(StoreFixture, "Append.LeaseEpochOnRunWithoutLeaseIsFenced", "[append][lease]") {
   // Goal: presenting an epoch the run never granted is as stale as an old
   // one. Method: lease_epoch 1 on a new run and on a run without a lease.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   auto on_new = AppendEvents(*store, "run-new", Messages(1, "x"), WithLease(1));
   CHECK(on_new.status().IsFenced());
   CheckNothingWritten(*store, "run-new", 0, 0);
@@ -307,13 +284,10 @@ TEST_CASE("Append.LeaseEpochOnRunWithoutLeaseIsFenced", "[append][lease]") {
   CheckNothingWritten(*store, "run-a", 1, 1);
 }
 
-TEST_CASE("Append.LeaseAcquiredWithOldEpochIsFenced", "[append][lease]") {
+TEST_CASE_METHOD(StoreFixture, "Append.LeaseAcquiredWithOldEpochIsFenced", "[append][lease]") {
   // Goal: a worker cannot take a lease epoch that was already granted:
   // LeaseAcquired with the current or an older epoch is Fenced and writes
   // nothing. Method: epochs 1 and 2 taken, then LeaseAcquired 2 and 1.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-1", 1))).ok());
   REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-2", 2))).ok());
   const uint64_t last = store->LastPosition();
@@ -330,13 +304,10 @@ TEST_CASE("Append.LeaseAcquiredWithOldEpochIsFenced", "[append][lease]") {
   CHECK(info->lease_holder == "worker-2");
 }
 
-TEST_CASE("Append.LeaseAcquiredSkippingAnEpochIsInvalid", "[append][lease]") {
+TEST_CASE_METHOD(StoreFixture, "Append.LeaseAcquiredSkippingAnEpochIsInvalid", "[append][lease]") {
   // Goal: the next lease epoch is exactly current + 1; skipping one is
   // InvalidArgument naming the expected epoch, and nothing is written.
   // Method: LeaseAcquired epoch 2 on a new run, then epoch 3 after epoch 1.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   auto skip_new = AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-1", 2)));
   CHECK(skip_new.status().IsInvalidArgument());
   CHECK_THAT(skip_new.status().message(), Contains("skips epochs"));
@@ -350,15 +321,12 @@ TEST_CASE("Append.LeaseAcquiredSkippingAnEpochIsInvalid", "[append][lease]") {
   CheckNothingWritten(*store, "run-a", 1, 1);
 }
 
-TEST_CASE("Append.LeaseReleasedByAnotherHolderIsFenced", "[append][lease]") {
+TEST_CASE_METHOD(StoreFixture, "Append.LeaseReleasedByAnotherHolderIsFenced", "[append][lease]") {
   // Goal: only the holder of the current epoch can release the lease; a
   // release by another holder or for another epoch is Fenced and writes
   // nothing; the holder's own release clears the holder. Method: worker-1
   // holds epoch 1; releases by worker-2/epoch 1 and worker-1/epoch 2 are
   // refused; worker-1/epoch 1 succeeds.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-1", 1))).ok());
 
   auto wrong_holder = AppendOne(*store, "run-a", Input(LeaseReleasedPayload("worker-2", 1)));
@@ -380,18 +348,16 @@ TEST_CASE("Append.LeaseReleasedByAnotherHolderIsFenced", "[append][lease]") {
   REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-2", 2))).ok());
 }
 
-TEST_CASE("Append.IdempotentRepeatIsReplayedAndWritesNothing", "[append][idempotency]") {
+TEST_CASE_METHOD(StoreFixture, "Append.IdempotentRepeatIsReplayedAndWritesNothing",
+                 "[append][idempotency]") {
   // Goal: repeating an append with the same key and the same events returns
   // the first append's numbers with replayed = true and writes nothing, also
   // after a reopen; the key is recorded in each event's envelope. Method:
   // append two events under a key, add an unrelated event, repeat the keyed
   // append before and after reopening.
-  TempDir dir;
-  ManualClock clock(1'000);
   AppendResult first;
   uint64_t last = 0;
   {
-    auto store = OpenStore(dir.path(), &clock);
     auto result = AppendEvents(*store, "run-a", Messages(2, "keyed"), WithKey("step-7"));
     REQUIRE(result.ok());
     first = *result;
@@ -413,9 +379,9 @@ TEST_CASE("Append.IdempotentRepeatIsReplayedAndWritesNothing", "[append][idempot
     CHECK(events[0].idempotency_key() == "step-7");
     CHECK(events[1].idempotency_key() == "step-7");
     CHECK(events[2].idempotency_key().empty());
-    REQUIRE(store->Close().ok());
+    REQUIRE(Close().ok());
   }
-  auto store = OpenStore(dir.path(), &clock);
+  Open();
   auto repeat = AppendEvents(*store, "run-a", Messages(2, "keyed"), WithKey("step-7"));
   REQUIRE(repeat.ok());
   CHECK(repeat->replayed);
@@ -424,14 +390,12 @@ TEST_CASE("Append.IdempotentRepeatIsReplayedAndWritesNothing", "[append][idempot
   CheckNothingWritten(*store, "run-a", last, 3);
 }
 
-TEST_CASE("Append.IdempotencyKeyWithOtherEventsConflicts", "[append][idempotency]") {
+TEST_CASE_METHOD(StoreFixture, "Append.IdempotencyKeyWithOtherEventsConflicts",
+                 "[append][idempotency]") {
   // Goal: a key reused for different events (payload, or an envelope field
   // such as step id) is a Conflict that writes nothing. Method: record a key,
   // repeat it with another text, with one event fewer, and with another
   // step id.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(2, "keyed"), WithKey("k")).ok());
 
   auto other_text = AppendEvents(*store, "run-a", Messages(2, "changed"), WithKey("k"));
@@ -450,13 +414,11 @@ TEST_CASE("Append.IdempotencyKeyWithOtherEventsConflicts", "[append][idempotency
   CheckNothingWritten(*store, "run-a", 2, 2);
 }
 
-TEST_CASE("Append.IdempotencyKeyOnAnotherRunConflicts", "[append][idempotency]") {
+TEST_CASE_METHOD(StoreFixture, "Append.IdempotencyKeyOnAnotherRunConflicts",
+                 "[append][idempotency]") {
   // Goal: keys are store-wide: the same key and events on another run is a
   // Conflict naming both runs, and the other run is not created. Method:
   // record a key on run-a, repeat it on run-b.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(1, "keyed"), WithKey("k")).ok());
   auto refused = AppendEvents(*store, "run-b", Messages(1, "keyed"), WithKey("k"));
   CHECK(refused.status().IsConflict());
@@ -465,15 +427,13 @@ TEST_CASE("Append.IdempotencyKeyOnAnotherRunConflicts", "[append][idempotency]")
   CheckNothingWritten(*store, "run-b", 1, 0);
 }
 
-TEST_CASE("Append.IdempotencyKeysInAConcurrentBurstWriteOnce", "[append][idempotency]") {
+TEST_CASE_METHOD(StoreFixture, "Append.IdempotencyKeysInAConcurrentBurstWriteOnce",
+                 "[append][idempotency]") {
   // Goal: when many threads send the same keyed appends at once (so that
   // repeats land in the same group commit as the first), each key is written
   // exactly once and every caller gets the same numbers. Method: 8 threads
   // each send the same 24 keyed appends; then count non-replayed results
   // per key and the events stored.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   constexpr int kThreads = 8;
   constexpr int kKeys = 24;
   struct Outcome {
@@ -547,32 +507,28 @@ TEST_CASE("Append.IdempotencyKeysInAConcurrentBurstWriteOnce", "[append][idempot
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Append.TimestampsComeFromTheClockAndNeverDecrease", "[append][clock]") {
+TEST_CASE_METHOD(StoreFixtureAt<5'000'000>, "Append.TimestampsComeFromTheClockAndNeverDecrease",
+                 "[append][clock]") {
   // Goal: the store stamps events with Options::clock and keeps timestamps
   // non-decreasing when the clock goes backwards, across runs and across a
   // reopen. Method: ManualClock moved forward, backward and forward again;
   // read the stamps and the run's created/last times.
-  TempDir dir;
-  ManualClock clock(5'000'000);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    CHECK(AppendMessage(*store, "run-a", "t1").first_sequence == 1);
-    clock.Set(9'000'000);
-    AppendMessage(*store, "run-b", "t2");
-    clock.Set(2'000'000);  // backwards
-    AppendMessage(*store, "run-a", "t3");
-    auto events = ReadWholeRun(*store, "run-a");
-    REQUIRE(events.size() == 2);
-    CHECK(events[0].timestamp_us() == 5'000'000);
-    CHECK(events[1].timestamp_us() == 9'000'000);
-    auto run = store->GetRun("run-a");
-    REQUIRE(run.ok());
-    CHECK(run->created_us == 5'000'000);
-    CHECK(run->last_event_us == 9'000'000);
-    REQUIRE(store->Close().ok());
-  }
+  CHECK(AppendMessage(*store, "run-a", "t1").first_sequence == 1);
+  clock.Set(9'000'000);
+  AppendMessage(*store, "run-b", "t2");
+  clock.Set(2'000'000);  // backwards
+  AppendMessage(*store, "run-a", "t3");
+  auto events = ReadWholeRun(*store, "run-a");
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].timestamp_us() == 5'000'000);
+  CHECK(events[1].timestamp_us() == 9'000'000);
+  auto run = store->GetRun("run-a");
+  REQUIRE(run.ok());
+  CHECK(run->created_us == 5'000'000);
+  CHECK(run->last_event_us == 9'000'000);
+  REQUIRE(Close().ok());
   clock.Set(1'000'000);  // further back, and the store reopens
-  auto store = OpenStore(dir.path(), &clock);
+  Open();
   AppendMessage(*store, "run-c", "t4");
   auto fresh = store->ReadEvent("run-c", 1);
   REQUIRE(fresh.ok());
@@ -594,15 +550,13 @@ TEST_CASE("Append.TimestampsComeFromTheClockAndNeverDecrease", "[append][clock]"
   }
 }
 
-TEST_CASE("Append.SessionIsRecordedOnCreationAndChecked", "[append][session]") {
+TEST_CASE_METHOD(StoreFixture, "Append.SessionIsRecordedOnCreationAndChecked",
+                 "[append][session]") {
   // Goal: the session of the append that creates a run is recorded; later
   // appends may omit it or repeat it, but another session is refused with
   // InvalidArgument naming both and writes nothing. Method: create with
   // session-1, append with none, the same and session-2; and a run created
   // without a session refuses one later.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(1, "a"), WithSession("session-1")).ok());
   auto info = store->GetRun("run-a");
   REQUIRE(info.ok());
@@ -625,24 +579,20 @@ TEST_CASE("Append.SessionIsRecordedOnCreationAndChecked", "[append][session]") {
   CheckNothingWritten(*store, "run-b", 4, 1);
 }
 
-TEST_CASE("Append.BothDurabilityModesCommitAndSurviveReopen", "[append][durability]") {
+TEST_CASE_METHOD(StoreFixture, "Append.BothDurabilityModesCommitAndSurviveReopen",
+                 "[append][durability]") {
   // Goal: kSync and kBuffered appends are both acknowledged with the usual
   // numbers and are both readable after a clean close and reopen. Method:
   // alternate the modes over one run, reopen, read back and verify.
-  TempDir dir;
-  ManualClock clock(1'000);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    for (int i = 1; i <= 6; ++i) {
-      const Durability durability = i % 2 == 0 ? Durability::kSync : Durability::kBuffered;
-      auto result = AppendEvents(*store, "run-a", Messages(2, "e" + std::to_string(i)),
-                                 WithDurability(durability));
-      REQUIRE(result.ok());
-      CHECK(result->first_sequence == static_cast<uint64_t>(2 * i - 1));
-    }
-    REQUIRE(store->Close().ok());
+  for (int i = 1; i <= 6; ++i) {
+    const Durability durability = i % 2 == 0 ? Durability::kSync : Durability::kBuffered;
+    auto result = AppendEvents(*store, "run-a", Messages(2, "e" + std::to_string(i)),
+                               WithDurability(durability));
+    REQUIRE(result.ok());
+    CHECK(result->first_sequence == static_cast<uint64_t>(2 * i - 1));
   }
-  auto store = OpenStore(dir.path(), &clock);
+  REQUIRE(Close().ok());
+  Open();
   auto events = ReadWholeRun(*store, "run-a");
   REQUIRE(events.size() == 12);
   for (size_t i = 0; i < events.size(); ++i) {
@@ -653,14 +603,11 @@ TEST_CASE("Append.BothDurabilityModesCommitAndSurviveReopen", "[append][durabili
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Append.ReleasedLeaseFencesItsOwnEpoch", "[append][lease]") {
+TEST_CASE_METHOD(StoreFixture, "Append.ReleasedLeaseFencesItsOwnEpoch", "[append][lease]") {
   // Goal: once a holder releases its lease, its epoch no longer lets it
   // append (a late write from it is fenced), and only a new LeaseAcquired
   // with the next epoch reopens fenced appends. Method: acquire 1, release 1,
   // append with lease 1 (fenced, nothing written), acquire 2, append with 2.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendOne(*store, "run-a", Input(LeaseAcquiredPayload("worker-1", 1))).ok());
   REQUIRE(AppendOne(*store, "run-a", Input(LeaseReleasedPayload("worker-1", 1)), WithLease(1)).ok());
   const uint64_t last = store->LastPosition();
@@ -677,13 +624,10 @@ TEST_CASE("Append.ReleasedLeaseFencesItsOwnEpoch", "[append][lease]") {
   CHECK(AppendEvents(*store, "run-a", Messages(1, "w2"), WithLease(2)).ok());
 }
 
-TEST_CASE("Append.ReleasingALeaseThatIsNotHeldIsRefused", "[append][lease]") {
+TEST_CASE_METHOD(StoreFixture, "Append.ReleasingALeaseThatIsNotHeldIsRefused", "[append][lease]") {
   // Goal: LeaseReleased on a run with no lease, or a second release of the
   // same epoch, is InvalidArgument and writes nothing. Method: release on a
   // new run, then acquire, release, release again.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessage(*store, "run-a", "start");
   auto never = AppendOne(*store, "run-a", Input(LeaseReleasedPayload("", 0)));
   CHECK(never.status().IsInvalidArgument());
@@ -697,13 +641,10 @@ TEST_CASE("Append.ReleasingALeaseThatIsNotHeldIsRefused", "[append][lease]") {
   CheckNothingWritten(*store, "run-a", last, 3);
 }
 
-TEST_CASE("Append.CommitStatsCountAppendsWritesAndFsyncs", "[append]") {
+TEST_CASE_METHOD(StoreFixture, "Append.CommitStatsCountAppendsWritesAndFsyncs", "[append]") {
   // Goal: Store::stats() counts what group commit did: one backend write per
   // lone append, an fsync only for kSync ones, a replayed key as an append
   // with no write (a kSync replay still fsyncs), and nothing for a refusal.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   CHECK(store->stats().appends == 0);
   REQUIRE(AppendEvents(*store, "run-a", Messages(3, "buffered")).ok());
   CommitStats stats = store->stats();

@@ -138,7 +138,7 @@ void CheckEverythingStoredOnce(Store& store, const std::vector<AppendRecord>& re
 
 }  // namespace
 
-TEST_CASE("Concurrency.ManyThreadsOnOneRunStayGapless", "[concurrency]") {
+TEST_CASE_METHOD(StoreFixture, "Concurrency.ManyThreadsOnOneRunStayGapless", "[concurrency]") {
   // Goal: 16 threads appending to one run at once get disjoint, gapless
   // sequences and positions; the run holds each append's events at the
   // sequences it was told; VerifyAll passes. Both durability modes (sync
@@ -147,15 +147,12 @@ TEST_CASE("Concurrency.ManyThreadsOnOneRunStayGapless", "[concurrency]") {
   const Durability durability = GENERATE(Durability::kBuffered, Durability::kSync);
   const int appends_per_thread = durability == Durability::kSync ? 6 : 20;
   INFO("durability " << static_cast<int>(durability));
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   auto records = AppendFromManyThreads(*store, appends_per_thread, durability,
                                        [](int, int) { return std::string("shared-run"); });
   CheckEverythingStoredOnce(*store, records);
 }
 
-TEST_CASE("Concurrency.ManyThreadsOnManyRunsStayGapless", "[concurrency]") {
+TEST_CASE_METHOD(StoreFixture, "Concurrency.ManyThreadsOnManyRunsStayGapless", "[concurrency]") {
   // Goal: 16 threads appending over 8 runs keep every run gapless and the
   // global positions 1..total without gap or duplicate, in both durability
   // modes, and all of it survives a reopen. Method: thread t's j-th append
@@ -163,26 +160,20 @@ TEST_CASE("Concurrency.ManyThreadsOnManyRunsStayGapless", "[concurrency]") {
   const Durability durability = GENERATE(Durability::kBuffered, Durability::kSync);
   const int appends_per_thread = durability == Durability::kSync ? 6 : 20;
   INFO("durability " << static_cast<int>(durability));
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   auto records = AppendFromManyThreads(*store, appends_per_thread, durability, [](int t, int j) {
     return "run-" + std::to_string((t + j) % 8);
   });
   CheckEverythingStoredOnce(*store, records);
-  REQUIRE(store->Close().ok());
-  store = OpenStore(dir.path(), &clock);
+  REQUIRE(Close().ok());
+  Open();
   CheckEverythingStoredOnce(*store, records);
 }
 
-TEST_CASE("Concurrency.ExpectedHeadRaceHasOneWinner", "[concurrency][occ]") {
+TEST_CASE_METHOD(StoreFixture, "Concurrency.ExpectedHeadRaceHasOneWinner", "[concurrency][occ]") {
   // Goal: when 16 threads all try to create the same run with
   // expected_head 0 at once, exactly one succeeds and the 15 others get
   // Conflict; only the winner's event is stored. Method: a spin barrier,
   // then one expected_head 0 append per thread.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   std::vector<Status> statuses(kThreads);
   std::atomic<int> arrived{0};
   std::vector<std::thread> threads;
@@ -216,14 +207,12 @@ TEST_CASE("Concurrency.ExpectedHeadRaceHasOneWinner", "[concurrency][occ]") {
   CHECK(store->LastPosition() == 1);
 }
 
-TEST_CASE("Concurrency.ExpectedHeadStoresExactlyTheWinners", "[concurrency][occ]") {
+TEST_CASE_METHOD(StoreFixture, "Concurrency.ExpectedHeadStoresExactlyTheWinners",
+                 "[concurrency][occ]") {
   // Goal: under contention, optimistic appends store exactly the events of
   // those told they won, each right after the head it expected, and every
   // loser got Conflict (no other error, nothing of theirs stored). Method:
   // 16 threads x 8 rounds of read-head-then-append-expecting-it on one run.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   constexpr int kRounds = 8;
   struct Attempt {
     std::string text;
@@ -283,16 +272,13 @@ TEST_CASE("Concurrency.ExpectedHeadStoresExactlyTheWinners", "[concurrency][occ]
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Concurrency.ReadersNeverSeeAGap", "[concurrency][read]") {
+TEST_CASE_METHOD(StoreFixture, "Concurrency.ReadersNeverSeeAGap", "[concurrency][read]") {
   // Goal: readers running while writers commit only ever see gapless
   // prefixes: ReadGlobal from 0 is positions 1..k with k >= the LastPosition
   // read before it; a run read after GetRun holds at least that head, as
   // 1..k forward and k..1 in reverse. Method: 4 writer threads over 4 runs
   // and 3 reader threads looping until the writers finish; readers record
   // violations as text.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   constexpr int kWriters = 4;
   constexpr int kReaders = 3;
   constexpr int kAppendsPerWriter = 60;
@@ -386,15 +372,13 @@ TEST_CASE("Concurrency.ReadersNeverSeeAGap", "[concurrency][read]") {
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Concurrency.CloseWhileReadingAndAppending", "[concurrency][close]") {
+TEST_CASE_METHOD(StoreFixture, "Concurrency.CloseWhileReadingAndAppending",
+                 "[concurrency][close]") {
   // Goal: Close may run while other threads read and append: each call
   // either completes normally or returns Closed, none crashes or reads a
   // closed database, and what was acknowledged is there after reopening.
   // Method: 4 readers and 4 appenders loop until they see Closed; the test
   // closes the store under them; then reopen and verify every acked event.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessage(*store, "run-0", "seed");
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> reads_ok{0}, reads_closed{0}, reads_other{0};
@@ -434,12 +418,11 @@ TEST_CASE("Concurrency.CloseWhileReadingAndAppending", "[concurrency][close]") {
   CHECK(reads_other.load() == 0);
   CHECK(reads_ok.load() > 0);
   for (const Status& error : append_errors) CHECK((error.ok() || error.IsClosed()));
-  store.reset();
-  auto reopened = OpenStore(dir.path(), &clock);
-  CHECK(reopened->VerifyAll().ok());
+  Reopen();
+  CHECK(store->VerifyAll().ok());
   for (const auto& list : acked) {
     for (const auto& [run_id, sequence] : list) {
-      auto event = reopened->ReadEvent(run_id, sequence);
+      auto event = store->ReadEvent(run_id, sequence);
       INFO(run_id << " event " << sequence);
       CHECK(event.ok());
     }

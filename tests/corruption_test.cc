@@ -28,6 +28,9 @@ using agentlog::internal::Space;
 
 namespace {
 
+// The clock of the cases that Populate a store.
+constexpr int64_t kStartUs = 1'700'000'000'000'000;
+
 AppendResult AppendAll(Store& store, const std::string& run_id, std::vector<EventInput> events,
                        const std::string& idempotency_key = "") {
   AppendOptions options;
@@ -125,7 +128,8 @@ std::vector<std::string> CheckAllPathsReportCorruption(Store& store, const std::
 
 }  // namespace
 
-TEST_CASE("Corruption.SingleByteFlipsAnywhereInARecordAreCaughtByEveryReadPath", "[corruption]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>,
+                 "Corruption.SingleByteFlipsAnywhereInARecordAreCaughtByEveryReadPath", "[corruption]") {
   // Goal: a single damaged byte anywhere in a stored record -- frame header,
   // envelope or payload -- makes ReadEvent, ReadRun, ReadGlobal, Verify and
   // VerifyAll answer Corruption naming `run "R" event N`, and never returns
@@ -134,9 +138,6 @@ TEST_CASE("Corruption.SingleByteFlipsAnywhereInARecordAreCaughtByEveryReadPath",
   // flip every byte once, then kRandomFlipsPerRegion more bytes at random
   // offsets of each region, with a seeded std::mt19937 choosing offsets and XOR masks
   // (non-zero); after each flip run every path, then restore the record.
-  TempDir dir;
-  ManualClock clock(1'700'000'000'000'000);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
 
   const uint32_t seed = static_cast<uint32_t>(NumberFromEnvironment("AGENTLOG_FLIP_SEED", 20240611));
@@ -208,14 +209,12 @@ TEST_CASE("Corruption.SingleByteFlipsAnywhereInARecordAreCaughtByEveryReadPath",
   for (const auto& [region, counts] : by_region) CHECK(counts.first >= 12 * kRandomFlipsPerRegion);
 }
 
-TEST_CASE("Corruption.TruncatedEmptyOrExtendedRecordIsCorruption", "[corruption]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Corruption.TruncatedEmptyOrExtendedRecordIsCorruption",
+                 "[corruption]") {
   // Goal: a stored record that lost or gained bytes (a torn or padded
   // value) is Corruption naming the record on every path.
   // Method: store prefixes of a record at several lengths (0, inside the
   // header, inside the body), and the record with bytes appended.
-  TempDir dir;
-  ManualClock clock(1'700'000'000'000'000);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const std::string original = StoredRecord(*store, "beta", 3);
   std::vector<std::string> variants = {
@@ -234,16 +233,14 @@ TEST_CASE("Corruption.TruncatedEmptyOrExtendedRecordIsCorruption", "[corruption]
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Corruption.DamagedRunMetadataIsCorruptionFromGetRun", "[corruption]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Corruption.DamagedRunMetadataIsCorruptionFromGetRun",
+                 "[corruption]") {
   // Goal: a damaged value in the runs index (Space::kRuns) is Corruption
   // from GetRun naming the run's metadata -- and from the paths that depend
   // on it (ReadRun, Verify, VerifyAll, ListRuns, RunDigest) -- never a
   // RunInfo with a wrong head.
   // Method: flip random bytes of beta's metadata one at a time (restoring
   // each), then store gamma:1's well-framed metadata under beta's key.
-  TempDir dir;
-  ManualClock clock(1'700'000'000'000'000);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const std::string original = StoredValue(*store, Space::kRuns, "beta");
   const std::string name = "run \"beta\" metadata";
@@ -286,15 +283,13 @@ TEST_CASE("Corruption.DamagedRunMetadataIsCorruptionFromGetRun", "[corruption]")
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Corruption.GlobalEntryPointingAtTheWrongEventIsCorruption", "[corruption]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>,
+                 "Corruption.GlobalEntryPointingAtTheWrongEventIsCorruption", "[corruption]") {
   // Goal: a global index entry that names another event, an event that does
   // not exist, or nothing parseable is Corruption from ReadGlobal and
   // VerifyAll (each global position must point at the event holding it).
   // Method: overwrite the entry of position 8 (alpha event 4) in
   // Space::kGlobal with each bad value, check, restore.
-  TempDir dir;
-  ManualClock clock(1'700'000'000'000'000);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const uint64_t position = 8;
   auto target = store->ReadEvent("alpha", 4);
@@ -333,14 +328,12 @@ TEST_CASE("Corruption.GlobalEntryPointingAtTheWrongEventIsCorruption", "[corrupt
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Corruption.RecordStoredUnderAnotherKeyIsCorruption", "[corruption]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Corruption.RecordStoredUnderAnotherKeyIsCorruption",
+                 "[corruption]") {
   // Goal: an intact, correctly framed record copied under another key (a
   // misdirected write) is refused: its envelope names another event.
   // Method: store alpha event 2's value at alpha event 3's key, then beta
   // event 3's value at alpha event 3's key; check every path names alpha 3.
-  TempDir dir;
-  ManualClock clock(1'700'000'000'000'000);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const std::string original = StoredRecord(*store, "alpha", 3);
   for (const auto& [run_id, sequence] :
@@ -355,13 +348,11 @@ TEST_CASE("Corruption.RecordStoredUnderAnotherKeyIsCorruption", "[corruption]") 
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Corruption.DamagedIdempotencyEntryRefusesTheRepeat", "[corruption]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Corruption.DamagedIdempotencyEntryRefusesTheRepeat",
+                 "[corruption]") {
   // Goal: a damaged idempotency entry is Corruption when a repeat consults
   // it, and the repeat writes nothing (it must not append the events again).
   // Method: flip one byte of the "alpha-tail" entry, repeat that append.
-  TempDir dir;
-  ManualClock clock(1'700'000'000'000'000);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   std::string entry = StoredValue(*store, Space::kIdempotency, "alpha-tail");
   entry[entry.size() - 3] ^= 0x40;
@@ -378,37 +369,29 @@ TEST_CASE("Corruption.DamagedIdempotencyEntryRefusesTheRepeat", "[corruption]") 
   CHECK(store->LastPosition() == 12);
 }
 
-TEST_CASE("Corruption.OpenReportsALastGlobalEntryNamingAMissingEvent", "[corruption]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Corruption.OpenReportsALastGlobalEntryNamingAMissingEvent",
+                 "[corruption]") {
   // Goal: Open reads the global index's last entry to learn the last
   // position; if that entry names an event that is gone, the store's own
   // index is damaged: Open answers Corruption (store.h), not NotFound
   // (which means "no store here").
   // Method: delete the event at the last global position (gamma:1 event 3),
   // leaving its global entry, then close and reopen.
-  TempDir dir;
-  ManualClock clock(1'700'000'000'000'000);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    Populate(*store, clock);
-    DeleteKey(*store, Space::kEvents, EventKey("gamma:1", 3));
-    REQUIRE(store->Close().ok());
-  }
-  Options options;
-  options.clock = &clock;
-  auto reopened = Store::Open(options, dir.path());
+  Populate(*store, clock);
+  DeleteKey(*store, Space::kEvents, EventKey("gamma:1", 3));
+  REQUIRE(Close().ok());
+  auto reopened = Store::Open(StoreOptions(), dir.path());
   INFO(reopened.status().ToString());
   CHECK(reopened.status().IsCorruption());
   CHECK(reopened.status().message().find(NameOf("gamma:1", 3)) != std::string::npos);
 }
 
-TEST_CASE("Corruption.ListRunsReportsAnIndexEntryWithoutItsRun", "[corruption]") {
+TEST_CASE_METHOD(StoreFixture, "Corruption.ListRunsReportsAnIndexEntryWithoutItsRun",
+                 "[corruption]") {
   // Goal: a status or session index entry naming a run whose metadata is
   // gone is Corruption naming the run, not a silently shorter list.
   // Method: a run in a session; delete its runs value; list by status and
   // by session.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   EventInput input = Message("x");
   AppendOptions options = WithDurability(Durability::kSync);
   options.session_id = "session-1";

@@ -29,6 +29,12 @@ namespace {
 
 constexpr int64_t kStartUs = 1'700'000'000'000'000;
 
+// The clock at kStartUs and no store yet: a case opens one on the RocksDB
+// backend (Open) or the in-memory one (OpenInMemory), one SECTION each.
+struct OnEitherBackend : StoreFixture {
+  OnEitherBackend() : StoreFixture(kStartUs, Options(), kOpenLater) {}
+};
+
 std::string DeadlineSetPayload(int64_t deadline_at_us, const std::string& step_id) {
   flatbuffers::FlatBufferBuilder builder;
   auto body = fb::CreateDeadlineSetDirect(builder, deadline_at_us, step_id.c_str());
@@ -81,16 +87,13 @@ std::string Sha256Of(std::string_view content) {
 
 }  // namespace
 
-TEST_CASE("Deadlines.ListedInOrderUpToTheInclusiveBound", "[deadline]") {
+TEST_CASE_METHOD(OnEitherBackend, "Deadlines.ListedInOrderUpToTheInclusiveBound", "[deadline]") {
   // Goal: entries come back ordered by (deadline, run, step), negative
   // deadlines first; the bound is inclusive; run and step deadlines are both
   // listed with their event's sequence; a DeadlineSet of 0 is not indexed.
   // Method: two runs with deadlines out of order, on both backends.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  std::unique_ptr<Store> store;
-  SECTION("rocksdb") { store = OpenStore(dir.path(), &clock); }
-  SECTION("memory") { store = OpenMemoryStore(&clock); }
+  SECTION("rocksdb") { Open(); }
+  SECTION("memory") { OpenInMemory(); }
 
   AppendMessage(*store, "b", "hello");
   CHECK(SetDeadline(*store, "b", 300) == 2);
@@ -111,14 +114,12 @@ TEST_CASE("Deadlines.ListedInOrderUpToTheInclusiveBound", "[deadline]") {
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Deadlines.PagesWithAfterAndRefusesBadLimits", "[deadline]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Deadlines.PagesWithAfterAndRefusesBadLimits",
+                 "[deadline]") {
   // Goal: `after` resumes exclusively after an entry (also one that is not
   // stored); limit 0 and limits over kMaxReadLimit are InvalidArgument, as is
   // an `after` naming an impossible run id.
   // Method: seven entries read two at a time, compared with one full read.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  auto store = OpenStore(dir.path(), &clock);
   for (int i = 0; i < 7; ++i) {
     SetDeadline(*store, "run-" + std::to_string(i % 3), 1000 + 10 * (i % 4), "s" + std::to_string(i));
   }
@@ -151,15 +152,12 @@ TEST_CASE("Deadlines.PagesWithAfterAndRefusesBadLimits", "[deadline]") {
   CHECK(store->ListDeadlines(INT64_MAX, 10, &bad).status().IsInvalidArgument());
 }
 
-TEST_CASE("Deadlines.RefusedAppendWritesNoEntry", "[deadline]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Deadlines.RefusedAppendWritesNoEntry", "[deadline]") {
   // Goal: the entry is part of the append's batch: an append refused for
   // its head, for an event after the DeadlineSet that the committer refuses
   // (a LeaseReleased with no lease), or for an oversized scope step id
   // writes no entry.
   // Method: three refused appends carrying DeadlineSets, then the listing.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  auto store = OpenStore(dir.path(), &clock);
   SetDeadline(*store, "r", 100);
 
   EventInput deadline = Input(DeadlineSetPayload(500, "late"));
@@ -182,14 +180,11 @@ TEST_CASE("Deadlines.RefusedAppendWritesNoEntry", "[deadline]") {
   CHECK(store->GetRun("r")->head_sequence == 1);
 }
 
-TEST_CASE("Deadlines.ReplacedDeadlinesStayListed", "[deadline]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Deadlines.ReplacedDeadlinesStayListed", "[deadline]") {
   // Goal: entries are never removed: a later DeadlineSet for the same step
   // adds an entry beside the old one, and a lifting 0 removes nothing; the
   // caller tells them apart by the run's state (the later sequence wins).
   // Method: set, move and lift one step's deadline; list.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  auto store = OpenStore(dir.path(), &clock);
   SetDeadline(*store, "r", 100, "fetch");
   SetDeadline(*store, "r", 150, "fetch");
   SetDeadline(*store, "r", 0, "fetch");
@@ -198,18 +193,15 @@ TEST_CASE("Deadlines.ReplacedDeadlinesStayListed", "[deadline]") {
         std::vector<std::string>{"r/fetch@100#4", "r/fetch@150#2"});
 }
 
-TEST_CASE("Deadlines.ForkInheritsThePrefixUnderItsOwnId", "[deadline]") {
+TEST_CASE_METHOD(OnEitherBackend, "Deadlines.ForkInheritsThePrefixUnderItsOwnId", "[deadline]") {
   // Goal: a fork lists the DeadlineSets of its shared prefix under its own
   // run id with their sequences, not the parent's later ones; a fork of a
   // fork inherits its grandparent's through the lineage, and a fork taken
   // inside its parent's shared prefix only what that prefix holds.
   // Method: P sets deadlines at events 2 and 4; F forks P at 3 and sets one
   // at 5; G forks F at 5, H forks F at 2; P then sets another. Both backends.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  std::unique_ptr<Store> store;
-  SECTION("rocksdb") { store = OpenStore(dir.path(), &clock); }
-  SECTION("memory") { store = OpenMemoryStore(&clock); }
+  SECTION("rocksdb") { Open(); }
+  SECTION("memory") { OpenInMemory(); }
 
   AppendMessage(*store, "p", "one");
   CHECK(SetDeadline(*store, "p", 100) == 2);
@@ -229,33 +221,26 @@ TEST_CASE("Deadlines.ForkInheritsThePrefixUnderItsOwnId", "[deadline]") {
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Deadlines.SurviveReopenAndCloseIsClosed", "[deadline]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Deadlines.SurviveReopenAndCloseIsClosed",
+                 "[deadline]") {
   // Goal: the index is stored, not rebuilt: a reopened store lists the same
   // entries; a closed store answers Closed.
   // Method: append, close, reopen, list; close again and list.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  std::vector<std::string> before;
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    SetDeadline(*store, "r", 100);
-    SetDeadline(*store, "r", 50, "step");
-    before = Shown(Due(*store, INT64_MAX));
-    REQUIRE(store->Close().ok());
-    CHECK(store->ListDeadlines(INT64_MAX, 10).status().IsClosed());
-  }
-  auto store = OpenStore(dir.path(), &clock);
+  SetDeadline(*store, "r", 100);
+  SetDeadline(*store, "r", 50, "step");
+  const std::vector<std::string> before = Shown(Due(*store, INT64_MAX));
+  REQUIRE(store->Close().ok());
+  CHECK(store->ListDeadlines(INT64_MAX, 10).status().IsClosed());
+  Reopen();
   CHECK(Shown(Due(*store, INT64_MAX)) == before);
   CHECK(before == std::vector<std::string>{"r/step@50#2", "r/@100#1"});
 }
 
-TEST_CASE("Deadlines.DamagedOrFalseEntriesAreCorruption", "[deadline]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Deadlines.DamagedOrFalseEntriesAreCorruption",
+                 "[deadline]") {
   // Goal: a malformed entry fails the listing with Corruption, and VerifyAll
   // catches an entry that names an event which is not that DeadlineSet.
   // Method: write bad entries through the backend seam.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessage(*store, "r", "hello");
   SetDeadline(*store, "r", 100);
   REQUIRE(store->VerifyAll().ok());
@@ -286,16 +271,13 @@ TEST_CASE("Deadlines.DamagedOrFalseEntriesAreCorruption", "[deadline]") {
   }
 }
 
-TEST_CASE("Blobs.StoredOnceAndReadBack", "[blob]") {
+TEST_CASE_METHOD(OnEitherBackend, "Blobs.StoredOnceAndReadBack", "[blob]") {
   // Goal: PutBlob returns the content's SHA-256, the same content twice
   // gives the same hash and one key, empty content is a blob, and GetBlob
   // returns the bytes; content blobs survive a reopen and VerifyAll.
   // Method: put and get on both backends; count the content keys.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  std::unique_ptr<Store> store;
-  SECTION("rocksdb") { store = OpenStore(dir.path(), &clock); }
-  SECTION("memory") { store = OpenMemoryStore(&clock); }
+  SECTION("rocksdb") { Open(); }
+  SECTION("memory") { OpenInMemory(); }
 
   const std::string content = std::string("tool output\0with a NUL", 22) + std::string(100000, 'x');
   auto first = store->PutBlob(content, Durability::kSync);
@@ -320,17 +302,12 @@ TEST_CASE("Blobs.StoredOnceAndReadBack", "[blob]") {
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Blobs.SurviveReopen", "[blob]") {
-  ManualClock clock(kStartUs);
-  TempDir dir;
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Blobs.SurviveReopen", "[blob]") {
   std::string hash;
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    auto put = store->PutBlob("kept", Durability::kSync);
-    REQUIRE(put.ok());
-    hash = *put;
-  }
-  auto store = OpenStore(dir.path(), &clock);
+  auto put = store->PutBlob("kept", Durability::kSync);
+  REQUIRE(put.ok());
+  hash = *put;
+  Reopen();
   auto read = store->GetBlob(hash);
   REQUIRE(read.ok());
   CHECK(*read == "kept");
@@ -360,14 +337,12 @@ TEST_CASE("Blobs.RefusesBadInput", "[blob]") {
   CHECK(store->GetBlob(internal::HexEncode(unknown)).status().IsInvalidArgument());
 }
 
-TEST_CASE("Blobs.DamageIsCorruptionAndPutBlobRepairsIt", "[blob]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Blobs.DamageIsCorruptionAndPutBlobRepairsIt",
+                 "[blob]") {
   // Goal: a flipped byte fails the frame checksum, a re-framed value with
   // other content fails the hash check; both are Corruption naming the hash
   // in hex, never content; storing the content again replaces the damaged copy.
   // Method: edit the stored value through the backend seam.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  auto store = OpenStore(dir.path(), &clock);
   const std::string content = "an artifact of some length";
   auto hash = store->PutBlob(content, Durability::kBuffered);
   REQUIRE(hash.ok());
@@ -404,13 +379,10 @@ TEST_CASE("Blobs.DamageIsCorruptionAndPutBlobRepairsIt", "[blob]") {
   CHECK(*read == content);
 }
 
-TEST_CASE("Blobs.DeletingARunsSnapshotsLeavesBlobs", "[blob]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Blobs.DeletingARunsSnapshotsLeavesBlobs", "[blob]") {
   // Goal: DeleteSnapshots(run, "", {}) deletes every snapshot of the run and
   // its states, and no content blob (their keys start 0x00, never a run id).
   // Method: snapshots of two runs and two blobs; delete one run's snapshots.
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessage(*store, "a", "one");
   AppendMessage(*store, "b", "one");
   REQUIRE(store->PutSnapshot("a", "tally", 1, 1, "state-a", Durability::kBuffered).ok());
@@ -431,10 +403,7 @@ TEST_CASE("Blobs.DeletingARunsSnapshotsLeavesBlobs", "[blob]") {
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Blobs.ClosedAfterClose", "[blob]") {
-  ManualClock clock(kStartUs);
-  TempDir dir;
-  auto store = OpenStore(dir.path(), &clock);
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Blobs.ClosedAfterClose", "[blob]") {
   auto hash = store->PutBlob("x", Durability::kBuffered);
   REQUIRE(hash.ok());
   REQUIRE(store->Close().ok());

@@ -19,6 +19,7 @@
 #include <iterator>
 #include <regex>
 #include <sstream>
+#include <string_view>
 #include <string>
 #include <thread>
 #include <vector>
@@ -338,7 +339,7 @@ TEST_CASE("Limits.RunsAreBoundedOnlyByStorage", "[limits]") {
 TEST_CASE("Limits.EveryReadmeRowNamesAnExistingTest", "[limits]") {
   // Goal: the README's limits table and the tests cannot drift apart: every
   // row's last column names at least one test, in backticks, and each named
-  // test is a TEST_CASE of tests/*.cc. Method: read README.md's "## Limits"
+  // test is a TEST_CASE (or a TEST_CASE_METHOD) of tests/*.cc. Method: read README.md's "## Limits"
   // section and every tests/*.cc from the source tree.
   const std::string readme = ReadSourceFile("README.md");
   const size_t begin = readme.find("\n## Limits\n");
@@ -350,6 +351,19 @@ TEST_CASE("Limits.EveryReadmeRowNamesAnExistingTest", "[limits]") {
   for (const auto& entry : std::filesystem::directory_iterator(std::string(AGENTLOG_SOURCE_DIR) + "/tests")) {
     if (entry.path().extension() == ".cc") sources += ReadSourceFile("tests/" + entry.path().filename().string());
   }
+  // Whether a line of the sources begins TEST_CASE("name" or
+  // TEST_CASE_METHOD(Fixture, "name".
+  const auto declared = [&](const std::string& name) {
+    const std::string quoted = "\"" + name + "\"";
+    for (size_t at = sources.find(quoted); at != std::string::npos; at = sources.find(quoted, at + 1)) {
+      const size_t line = sources.rfind('\n', at) + 1;  // 0 on the first line
+      const std::string_view before(sources.data() + line, at - line);
+      if (before == "TEST_CASE(" || (before.starts_with("TEST_CASE_METHOD(") && before.ends_with(", "))) {
+        return true;
+      }
+    }
+    return false;
+  };
 
   std::istringstream lines(section);
   size_t rows = 0;
@@ -372,7 +386,7 @@ TEST_CASE("Limits.EveryReadmeRowNamesAnExistingTest", "[limits]") {
     for (std::sregex_iterator it(cell.begin(), cell.end(), name_pattern), done; it != done; ++it) {
       const std::string name = (*it)[1];
       INFO("test " << name);
-      CHECK(sources.find("TEST_CASE(\"" + name + "\"") != std::string::npos);
+      CHECK(declared(name));
       ++named;
     }
     CHECK(named >= 1);

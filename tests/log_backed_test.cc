@@ -51,12 +51,8 @@ struct CountingTool {
 };
 
 // A store with one runtime worker, on a temp dir.
-struct World {
-  World() : clock(kStartUs) { Open(); }
-  void Open() {
-    store = OpenStore(dir.path(), &clock);
-    runtime = NewRuntime("worker-1");
-  }
+struct World : StoreFixture {
+  World() : StoreFixture(kStartUs) { runtime = NewRuntime("worker-1"); }
   std::unique_ptr<Runtime> NewRuntime(const std::string& worker) {
     RuntimeOptions options;
     options.store = store.get();
@@ -96,9 +92,6 @@ struct World {
                 .ok());
   }
 
-  TempDir dir;
-  ManualClock clock;
-  std::unique_ptr<Store> store;
   std::unique_ptr<Runtime> runtime;
 };
 

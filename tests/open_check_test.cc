@@ -212,37 +212,31 @@ TEST_CASE("WalFlips.EveryByteClassIsRefusedOrHarmlessNeverLost", "[walflips][cor
   CHECK(total_refused > 0);
 }
 
-TEST_CASE("OpenChecks.ACutBehindACleanCloseIsRefusedAtOpenAndAfter", "[openchecks]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "OpenChecks.ACutBehindACleanCloseIsRefusedAtOpenAndAfter",
+                 "[openchecks]") {
   // Goal: events deleted behind agentlog's back (keys removed through the
   // backend, the run's metadata left) under a store that then closes
   // cleanly: the next open finds the store ending before the position the
   // close recorded, refuses with Corruption, and records the loss
   // (AGENTLOG_DAMAGED) so that every later open refuses too, read-only ones
   // included, until a person deletes that note.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    for (int i = 0; i < 5; ++i) AppendMessage(*store, "r", "m" + std::to_string(i), Durability::kSync);
-    internal::WriteSet cut;
-    cut.Delete(internal::Space::kGlobal, std::string("\0\0\0\0\0\0\0\5", 8));
-    REQUIRE(BackendOf(*store).Write(cut, true).ok());
-    REQUIRE(store->Close().ok());
-  }
-  Options options;
-  options.clock = &clock;
+  for (int i = 0; i < 5; ++i) AppendMessage(*store, "r", "m" + std::to_string(i), Durability::kSync);
+  internal::WriteSet cut;
+  cut.Delete(internal::Space::kGlobal, std::string("\0\0\0\0\0\0\0\5", 8));
+  REQUIRE(BackendOf(*store).Write(cut, true).ok());
+  REQUIRE(Close().ok());
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto refused = Store::Open(options, dir.path());
+    auto refused = Store::Open(StoreOptions(), dir.path());
     REQUIRE(refused.status().IsCorruption());
     CHECK_THAT(refused.status().message(), Contains("closed cleanly at global position 5"));
     CHECK_THAT(refused.status().message(), Contains("position 4"));
   }
   CHECK(std::filesystem::exists(dir.Sub("AGENTLOG_DAMAGED")));
-  auto reader = Store::OpenReadOnly(options, dir.path());
+  auto reader = Store::OpenReadOnly(StoreOptions(), dir.path());
   REQUIRE(reader.status().IsCorruption());
   CHECK_THAT(reader.status().message(), Contains("AGENTLOG_DAMAGED"));
   std::filesystem::remove(dir.Sub("AGENTLOG_DAMAGED"));
-  auto store = OpenStore(dir.path(), &clock);  // as it is, with the loss
+  Open();  // as it is, with the loss
   CHECK(store->LastPosition() == 4);
 }
 
@@ -283,17 +277,15 @@ TEST_CASE("OpenChecks.ALogChangedAfterACleanCloseIsRefused", "[openchecks]") {
   CHECK_THAT(refused.status().message(), Contains("AGENTLOG_CLOSED is damaged"));
 }
 
-TEST_CASE("OpenChecks.ACleanCloseWritesTheMarkerAndAnOpenRemovesIt", "[openchecks]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "OpenChecks.ACleanCloseWritesTheMarkerAndAnOpenRemovesIt",
+                 "[openchecks]") {
   // Goal: the marker exists exactly between a clean close and the next
   // writing open, and a store reopened after it appends on.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessage(*store, "r", "one", Durability::kSync);
   CHECK_FALSE(std::filesystem::exists(dir.Sub("AGENTLOG_CLOSED")));
-  REQUIRE(store->Close().ok());
+  REQUIRE(Close().ok());
   CHECK_THAT(ReadFile(dir.Sub("AGENTLOG_CLOSED")), Contains("high_water 1\n"));
-  store = OpenStore(dir.path(), &clock);
+  Open();
   CHECK_FALSE(std::filesystem::exists(dir.Sub("AGENTLOG_CLOSED")));
   CHECK(AppendMessage(*store, "r", "two", Durability::kSync).first_sequence == 2);
 }
@@ -333,7 +325,8 @@ TEST_CASE("ReadOnly.OpenCreatesAndChangesNothingAndRefusesWrites", "[readonly]")
   CHECK(std::filesystem::is_empty(empty.path()));
 }
 
-TEST_CASE("ReadOnly.RefusesAStoreBeingWrittenAndOpensItOnceClosed", "[readonly]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "ReadOnly.RefusesAStoreBeingWrittenAndOpensItOnceClosed",
+                 "[readonly]") {
   // Goal: while a writer has the store open, a second writer is refused
   // with IOError naming the lock, and a reader with IOError naming the
   // writing process (RocksDB's read-only instance reads one moment of the
@@ -343,21 +336,16 @@ TEST_CASE("ReadOnly.RefusesAStoreBeingWrittenAndOpensItOnceClosed", "[readonly]"
   // the writer in this process; no file of the store is read meanwhile
   // (closing any descriptor of LOCK would drop this process's lock on it;
   // cli_test.sh checks that a refused reader changes no byte).
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto writer = OpenStore(dir.path(), &clock);
-  for (int i = 0; i < 10; ++i) AppendMessage(*writer, "r", "m" + std::to_string(i), Durability::kSync);
-  Options options;
-  options.clock = &clock;
-  auto second = Store::Open(options, dir.path());
+  for (int i = 0; i < 10; ++i) AppendMessage(*store, "r", "m" + std::to_string(i), Durability::kSync);
+  auto second = Store::Open(StoreOptions(), dir.path());
   REQUIRE(second.status().IsIOError());
   CHECK_THAT(second.status().message(), Contains("open for writing"));
-  auto reader = Store::OpenReadOnly(options, dir.path());
+  auto reader = Store::OpenReadOnly(StoreOptions(), dir.path());
   REQUIRE(reader.status().IsIOError());
   CHECK_THAT(reader.status().message(), Contains("open for writing in process " + std::to_string(::getpid())));
-  AppendMessage(*writer, "r", "still writing", Durability::kSync);  // its lock was not disturbed
-  REQUIRE(writer->Close().ok());
-  reader = Store::OpenReadOnly(options, dir.path());
+  AppendMessage(*store, "r", "still writing", Durability::kSync);  // its lock was not disturbed
+  REQUIRE(store->Close().ok());
+  reader = Store::OpenReadOnly(StoreOptions(), dir.path());
   REQUIRE(reader.ok());
   CHECK(ReadWholeRun(**reader, "r").size() == 11);
   CHECK((*reader)->VerifyAll().ok());

@@ -81,15 +81,12 @@ ProjectorOptions WithPolicy(const SnapshotPolicy& policy) {
   return options;
 }
 
-struct Fixture {
-  explicit Fixture(SnapshotPolicy policy = EveryN(10)) : clock(kStartUs) {
-    store = OpenStore(dir.path(), &clock);
+// The shared store fixture, with a projector of a TallyProjection on its store.
+struct Fixture : StoreFixture {
+  explicit Fixture(SnapshotPolicy policy = EveryN(10)) : StoreFixture(kStartUs) {
     projector = Projector::Create(store.get(), WithPolicy(policy));
     REQUIRE(projector->Register(projection).ok());
   }
-  TempDir dir;
-  ManualClock clock;
-  std::unique_ptr<Store> store;
   std::shared_ptr<TallyProjection> projection = std::make_shared<TallyProjection>();
   std::unique_ptr<Projector> projector;
 };

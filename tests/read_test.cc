@@ -75,12 +75,9 @@ using Seq = std::vector<uint64_t>;
 
 }  // namespace
 
-TEST_CASE("Read.RunForwardReturnsEveryEventInOrder", "[read]") {
+TEST_CASE_METHOD(StoreFixture, "Read.RunForwardReturnsEveryEventInOrder", "[read]") {
   // Goal: ReadRun with default options returns the whole run ascending,
   // each event with its own payload. Method: a run of 10 appended in 3 parts.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(4, "p1")).ok());
   REQUIRE(AppendEvents(*store, "other", Messages(2, "x")).ok());
   REQUIRE(AppendEvents(*store, "run-a", Messages(6, "p2")).ok());
@@ -93,13 +90,10 @@ TEST_CASE("Read.RunForwardReturnsEveryEventInOrder", "[read]") {
   for (const Event& event : *events) CHECK(event.run_id() == "run-a");
 }
 
-TEST_CASE("Read.RunReverseStartsAtTheNewest", "[read]") {
+TEST_CASE_METHOD(StoreFixture, "Read.RunReverseStartsAtTheNewest", "[read]") {
   // Goal: reverse reads go newest first from to_sequence (or the head),
   // stopping at from_sequence or the limit. Method: a run of 10; reverse
   // reads with and without bounds and limits.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(10)).ok());
   CHECK(ReadSequences(*store, "run-a", 1, UINT64_MAX, 1000, true) ==
         Seq{10, 9, 8, 7, 6, 5, 4, 3, 2, 1});
@@ -110,13 +104,10 @@ TEST_CASE("Read.RunReverseStartsAtTheNewest", "[read]") {
   CHECK(ReadSequences(*store, "run-a", 1, 1, 1000, true) == Seq{1});
 }
 
-TEST_CASE("Read.RunRespectsBoundsAndLimits", "[read]") {
+TEST_CASE_METHOD(StoreFixture, "Read.RunRespectsBoundsAndLimits", "[read]") {
   // Goal: forward reads return exactly [from, to] ∩ [1, head], at most
   // `limit` of them. Method: a run of 10 and several windows; a limit of 1;
   // to_sequence past the head.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(10)).ok());
   REQUIRE(AppendEvents(*store, "run-b", Messages(3)).ok());  // a neighbour must not leak in
   CHECK(ReadSequences(*store, "run-a", 3, 5, 1000, false) == Seq{3, 4, 5});
@@ -129,12 +120,9 @@ TEST_CASE("Read.RunRespectsBoundsAndLimits", "[read]") {
   CHECK(ReadSequences(*store, "run-b", 1, UINT64_MAX, 1000, false) == Seq{1, 2, 3});
 }
 
-TEST_CASE("Read.EmptyRangesGiveAnEmptyResult", "[read]") {
+TEST_CASE_METHOD(StoreFixture, "Read.EmptyRangesGiveAnEmptyResult", "[read]") {
   // Goal: a range that holds no event is an empty vector, not an error,
   // forward and reverse. Method: from past the head, from > to.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(5)).ok());
   for (bool reverse : {false, true}) {
     INFO("reverse " << reverse);
@@ -144,13 +132,10 @@ TEST_CASE("Read.EmptyRangesGiveAnEmptyResult", "[read]") {
   }
 }
 
-TEST_CASE("Read.UnknownRunIsNotFound", "[read]") {
+TEST_CASE_METHOD(StoreFixture, "Read.UnknownRunIsNotFound", "[read]") {
   // Goal: reading a run that does not exist is NotFound naming it, for
   // ReadRun, GetRun and ReadEvent, also when a run with a longer id that
   // starts with it exists. Method: runs "run-10" exists, "run-1" does not.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-10", Messages(2)).ok());
   auto run = store->ReadRun("run-1", ReadOptions());
   CHECK(run.status().IsNotFound());
@@ -159,15 +144,12 @@ TEST_CASE("Read.UnknownRunIsNotFound", "[read]") {
   CHECK(store->ReadEvent("run-1", 1).status().IsNotFound());
 }
 
-TEST_CASE("Read.EventCarriesItsEnvelope", "[read]") {
+TEST_CASE_METHOD(StoreFixtureAt<4'242>, "Read.EventCarriesItsEnvelope", "[read]") {
   // Goal: ReadEvent returns the payload byte-identical and every envelope
   // field as appended or assigned: type, schema version, turn, step,
   // causation, actor, idempotency key, payload hash (SHA-256 of the
   // payload), chain hash, time and positions. Method: two events with every
   // field set; the second's chain hash also heads the run.
-  TempDir dir;
-  ManualClock clock(4'242);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "other", Messages(1)).ok());
   EventInput started = Input(TurnStartedPayload("deploy it"), "step-1");
   started.turn_id = "turn-1";
@@ -218,14 +200,11 @@ TEST_CASE("Read.EventCarriesItsEnvelope", "[read]") {
   CHECK(info->head_chain_hash == second->chain_hash());
 }
 
-TEST_CASE("Read.GetRunReportsItsMetadata", "[read]") {
+TEST_CASE_METHOD(StoreFixtureAt<10'000>, "Read.GetRunReportsItsMetadata", "[read]") {
   // Goal: GetRun reports the head sequence and position, the first and last
   // event times, the status of the latest status-setting event and the
   // session. Method: two appends at different clock times, interleaved with
   // another run so that positions and sequences differ.
-  TempDir dir;
-  ManualClock clock(10'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendOptions with_session = WithDurability(Durability::kBuffered);
   with_session.session_id = "session-9";
   REQUIRE(AppendEvents(*store, "run-a", {Input(TurnStartedPayload("go"))}, with_session).ok());
@@ -253,14 +232,11 @@ TEST_CASE("Read.GetRunReportsItsMetadata", "[read]") {
   CHECK(other->status == RunStatus::kCreated);
 }
 
-TEST_CASE("Read.ListRunsFiltersByStatus", "[read][list]") {
+TEST_CASE_METHOD(StoreFixture, "Read.ListRunsFiltersByStatus", "[read][list]") {
   // Goal: ListRuns with a status returns exactly the runs whose latest
   // status-setting event maps to it (engine/run_status.cc), in run-id order;
   // without a filter, every run. Method: one run per status, plus a run of
   // messages only (created).
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendStatusEvent(*store, "r-created", fb::Body_TurnStarted);
   AppendStatusEvent(*store, "r-planned", fb::Body_TurnStarted);
   AppendStatusEvent(*store, "r-planned", fb::Body_TurnPlanned);
@@ -293,14 +269,11 @@ TEST_CASE("Read.ListRunsFiltersByStatus", "[read][list]") {
   }
 }
 
-TEST_CASE("Read.ListRunsFiltersBySessionAndBoth", "[read][list]") {
+TEST_CASE_METHOD(StoreFixture, "Read.ListRunsFiltersBySessionAndBoth", "[read][list]") {
   // Goal: a session filter returns only that session's runs; combined with
   // a status, only those also in that status; an unknown session gives none.
   // Method: four runs over two sessions and none, in two statuses; session
   // ids that are prefixes of each other.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendStatusEvent(*store, "run-a", fb::Body_TurnStarted, "s1");
   AppendStatusEvent(*store, "run-b", fb::Body_TurnStarted, "s10");
   AppendStatusEvent(*store, "run-c", fb::Body_TurnStarted, "s1");
@@ -330,14 +303,11 @@ TEST_CASE("Read.ListRunsFiltersBySessionAndBoth", "[read][list]") {
   CHECK(ListIds(*store, StatusFilter(RunStatus::kCompleted)) == Ids{"run-c", "run-d"});
 }
 
-TEST_CASE("Read.ListRunsPaginatesWithAfterRunId", "[read][list]") {
+TEST_CASE_METHOD(StoreFixture, "Read.ListRunsPaginatesWithAfterRunId", "[read][list]") {
   // Goal: pages of `limit` runs chained by after_run_id (exclusive) cover
   // every run once, in order, with or without filters, including ids that
   // are prefixes of other ids. Method: 11 runs ("run-1".."run-11" sort as
   // strings); pages of 3 unfiltered, by status and by session.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   std::vector<std::string> all_ids;
   std::vector<std::string> completed_ids;
   for (int i = 1; i <= 11; ++i) {
@@ -384,14 +354,11 @@ TEST_CASE("Read.ListRunsPaginatesWithAfterRunId", "[read][list]") {
   CHECK(ListIds(*store, after).empty());
 }
 
-TEST_CASE("Read.StatusChangeMovesTheRunBetweenFilters", "[read][list]") {
+TEST_CASE_METHOD(StoreFixture, "Read.StatusChangeMovesTheRunBetweenFilters", "[read][list]") {
   // Goal: when a run's status changes it leaves the old status's listing and
   // appears only under the new one, also after a reopen. Method: walk one run
   // through created, awaiting approval, running, completed; at each step
   // check every status filter.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendStatusEvent(*store, "bystander", fb::Body_TurnStarted);
   auto only_in = [&](RunStatus expected) {
     for (int s = 0; s <= static_cast<int>(RunStatus::kFailed); ++s) {
@@ -418,20 +385,17 @@ TEST_CASE("Read.StatusChangeMovesTheRunBetweenFilters", "[read][list]") {
       Input(StatusPayload(fb::Body_RunPaused)), Input(StatusPayload(fb::Body_TurnCompleted))};
   REQUIRE(AppendEvents(*store, "run-a", pause_then_complete).ok());
   only_in(RunStatus::kCompleted);
-  REQUIRE(store->Close().ok());
-  store = OpenStore(dir.path(), &clock);
+  REQUIRE(Close().ok());
+  Open();
   only_in(RunStatus::kCompleted);
   CHECK(ListIds(*store, StatusFilter(RunStatus::kCreated)) ==
         std::vector<std::string>{"bystander"});
 }
 
-TEST_CASE("Read.GlobalReadsFromACursorWithALimit", "[read][global]") {
+TEST_CASE_METHOD(StoreFixture, "Read.GlobalReadsFromACursorWithALimit", "[read][global]") {
   // Goal: ReadGlobal returns the events after a position, ascending and
   // consecutive, at most `limit`; past the end it is empty; paging by the
   // last position covers everything once. Method: 12 events over 3 runs.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   for (int i = 0; i < 4; ++i) {
     for (const std::string run : {"run-a", "run-b", "run-c"}) {
       REQUIRE(AppendEvents(*store, run, Messages(1, run + std::to_string(i))).ok());
@@ -473,40 +437,32 @@ TEST_CASE("Read.GlobalReadsFromACursorWithALimit", "[read][global]") {
   CHECK(paged == Seq{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
 }
 
-TEST_CASE("Read.LastPositionTracksCommitsAndReopen", "[read][global]") {
+TEST_CASE_METHOD(StoreFixture, "Read.LastPositionTracksCommitsAndReopen", "[read][global]") {
   // Goal: LastPosition is 0 on a new store, the last committed position
   // after appends, unchanged by refused appends, and restored on reopen.
   // Method: appends, a refused append, close, reopen.
-  TempDir dir;
-  ManualClock clock(1'000);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    CHECK(store->LastPosition() == 0);
-    REQUIRE(AppendEvents(*store, "run-a", Messages(3)).ok());
-    CHECK(store->LastPosition() == 3);
-    REQUIRE(AppendEvents(*store, "run-b", Messages(2)).ok());
-    CHECK(store->LastPosition() == 5);
-    AppendOptions stale = WithDurability(Durability::kBuffered);
-    stale.expected_head = 0;
-    CHECK(AppendEvents(*store, "run-a", Messages(1), stale).status().IsConflict());
-    CHECK(store->LastPosition() == 5);
-    REQUIRE(store->Close().ok());
-  }
-  auto store = OpenStore(dir.path(), &clock);
+  CHECK(store->LastPosition() == 0);
+  REQUIRE(AppendEvents(*store, "run-a", Messages(3)).ok());
+  CHECK(store->LastPosition() == 3);
+  REQUIRE(AppendEvents(*store, "run-b", Messages(2)).ok());
+  CHECK(store->LastPosition() == 5);
+  AppendOptions stale = WithDurability(Durability::kBuffered);
+  stale.expected_head = 0;
+  CHECK(AppendEvents(*store, "run-a", Messages(1), stale).status().IsConflict());
+  CHECK(store->LastPosition() == 5);
+  REQUIRE(Close().ok());
+  Open();
   CHECK(store->LastPosition() == 5);
   auto next = AppendEvents(*store, "run-c", Messages(1));
   REQUIRE(next.ok());
   CHECK(next->first_position == 6);
 }
 
-TEST_CASE("Read.WaitForPositionReturnsOnANewCommit", "[read][wait]") {
+TEST_CASE_METHOD(StoreFixture, "Read.WaitForPositionReturnsOnANewCommit", "[read][wait]") {
   // Goal: WaitForPosition blocks until a commit moves past the position and
   // then returns the new last position, long before its timeout; if the
   // position is already passed it returns at once. Method: a waiter thread
   // with a 20 s timeout; the main thread appends after a short pause.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(2)).ok());
 
   const auto start = std::chrono::steady_clock::now();
@@ -531,13 +487,10 @@ TEST_CASE("Read.WaitForPositionReturnsOnANewCommit", "[read][wait]") {
   CHECK(waited < std::chrono::seconds(10));
 }
 
-TEST_CASE("Read.WaitForPositionTimesOut", "[read][wait]") {
+TEST_CASE_METHOD(StoreFixture, "Read.WaitForPositionTimesOut", "[read][wait]") {
   // Goal: with no new commit, WaitForPosition returns the unchanged last
   // position after about its timeout (and at once for timeout 0). Method:
   // timeouts of 60 ms and 0 on a store at position 1.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessage(*store, "run-a", "x");
   auto start = std::chrono::steady_clock::now();
   CHECK(store->WaitForPosition(1, 60) == 1);
@@ -549,12 +502,9 @@ TEST_CASE("Read.WaitForPositionTimesOut", "[read][wait]") {
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
 }
 
-TEST_CASE("Read.WaitForPositionReturnsWhenTheStoreCloses", "[read][wait]") {
+TEST_CASE_METHOD(StoreFixture, "Read.WaitForPositionReturnsWhenTheStoreCloses", "[read][wait]") {
   // Goal: a waiter is released by Close rather than sleeping out its
   // timeout. Method: a waiter with a 20 s timeout; Close from the main thread.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessage(*store, "run-a", "x");
   std::atomic<bool> waiting{false};
   std::atomic<bool> returned{false};

@@ -71,9 +71,10 @@ struct CountingTool {
   }
 };
 
-struct Fixture {
-  explicit Fixture(std::function<void(RuntimeOptions&)> tweak = {}) : clock(kStartUs) {
-    store = OpenStore(dir.path(), &clock);
+// The shared store fixture with runtime worker "w1" on its store (options
+// from OptionsFor, changed by `tweak`).
+struct Fixture : StoreFixture {
+  explicit Fixture(std::function<void(RuntimeOptions&)> tweak = {}) : StoreFixture(kStartUs) {
     tweak_ = std::move(tweak);
     runtime = OpenRuntime("w1");
   }
@@ -138,9 +139,6 @@ struct Fixture {
     return run;
   }
 
-  TempDir dir;
-  ManualClock clock;
-  std::unique_ptr<Store> store;
   std::function<void(RuntimeOptions&)> tweak_;
   std::unique_ptr<Runtime> runtime;
 };

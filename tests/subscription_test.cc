@@ -56,6 +56,17 @@ class Collector {
   std::vector<std::pair<std::string, uint64_t>> ids_;
 };
 
+// A store whose Options::max_subscriptions is kMax.
+template <size_t kMax>
+struct WithMaxSubscriptions : StoreFixture {
+  WithMaxSubscriptions() : StoreFixture(kDefaultStartUs, MaxSubscriptions(kMax)) {}
+  static Options MaxSubscriptions(size_t max) {
+    Options options;
+    options.max_subscriptions = max;
+    return options;
+  }
+};
+
 std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
   std::vector<uint64_t> range;
   for (uint64_t p = first; p <= last; ++p) range.push_back(p);
@@ -79,18 +90,16 @@ void AppendMessages(Store& store, const std::string& run_id, size_t count) {
 
 }  // namespace
 
-TEST_CASE("Subscription.DeliversCatchUpThenLiveEventsInOrder", "[subscription]") {
+TEST_CASE_METHOD(StoreFixture, "Subscription.DeliversCatchUpThenLiveEventsInOrder",
+                 "[subscription]") {
   // Goal: a subscription from 0 receives every existing event (more than
   // one catch-up batch) and then every event committed while several
   // threads append, in global order, each once. A second subscription from
   // a mid-log cursor gets exactly the events after it. Method: 300 events
   // before subscribing, then 4 threads x 25 appends; compare the delivered
   // sequence with ReadGlobal.
-  TempDir dir;
-  ManualClock clock(1'000);
   Collector from_zero;
   Collector from_middle;
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessages(*store, "backlog", 300);
   AppendMessages(*store, "backlog-2", 5);
   auto subscription = SubscribeOrFail(*store, 0, from_zero.Callback());
@@ -135,14 +144,12 @@ TEST_CASE("Subscription.DeliversCatchUpThenLiveEventsInOrder", "[subscription]")
   CHECK(subscription->status().ok());
 }
 
-TEST_CASE("Subscription.CatchesUpABacklogWithoutNewCommits", "[subscription]") {
+TEST_CASE_METHOD(StoreFixture, "Subscription.CatchesUpABacklogWithoutNewCommits",
+                 "[subscription]") {
   // Goal: catch-up alone delivers a backlog of several read batches
   // (engine/subscription.h reads 256 at a time), with no later commit to
   // wake it. Method: 700 events committed before subscribing, none after.
-  TempDir dir;
-  ManualClock clock(1'000);
   Collector collector;
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessages(*store, "backlog", 700);
   auto subscription = SubscribeOrFail(*store, 0, collector.Callback());
   REQUIRE(collector.WaitFor(700));
@@ -150,13 +157,10 @@ TEST_CASE("Subscription.CatchesUpABacklogWithoutNewCommits", "[subscription]") {
   CHECK(subscription->position() == 700);
 }
 
-TEST_CASE("Subscription.FromTheHeadDeliversOnlyNewEvents", "[subscription]") {
+TEST_CASE_METHOD(StoreFixture, "Subscription.FromTheHeadDeliversOnlyNewEvents", "[subscription]") {
   // Goal: subscribing after the last position delivers nothing old, then
   // each new commit. Method: 5 events, subscribe from 5, append 3.
-  TempDir dir;
-  ManualClock clock(1'000);
   Collector collector;
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessages(*store, "run-a", 5);
   auto subscription = SubscribeOrFail(*store, store->LastPosition(), collector.Callback());
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -167,18 +171,16 @@ TEST_CASE("Subscription.FromTheHeadDeliversOnlyNewEvents", "[subscription]") {
   CHECK(collector.positions() == Range(6, 8));
 }
 
-TEST_CASE("Subscription.ResumesFromASavedCursorAfterReopen", "[subscription]") {
+TEST_CASE_METHOD(StoreFixture, "Subscription.ResumesFromASavedCursorAfterReopen",
+                 "[subscription]") {
   // Goal: the cursor a subscription reports (position()) is a resume point:
   // after closing and reopening the store, subscribing from it delivers
   // exactly the events after it, none twice and none missed; any earlier
   // saved cursor works too. Method: 20 events delivered and the cursor
   // saved; reopen; 15 more; resume from the cursor and from position 7.
-  TempDir dir;
-  ManualClock clock(1'000);
   Collector first_session;
   uint64_t cursor = 0;
   {
-    auto store = OpenStore(dir.path(), &clock);
     AppendMessages(*store, "run-a", 12);
     AppendMessages(*store, "run-b", 8);
     auto subscription = SubscribeOrFail(*store, 0, first_session.Callback());
@@ -192,7 +194,7 @@ TEST_CASE("Subscription.ResumesFromASavedCursorAfterReopen", "[subscription]") {
 
   Collector resumed;
   Collector from_seven;
-  auto store = OpenStore(dir.path(), &clock);
+  Reopen();
   AppendMessages(*store, "run-a", 10);
   AppendMessages(*store, "run-c", 5);
   auto subscription = SubscribeOrFail(*store, cursor, resumed.Callback());
@@ -208,15 +210,12 @@ TEST_CASE("Subscription.ResumesFromASavedCursorAfterReopen", "[subscription]") {
   CHECK(ids.back() == std::pair<std::string, uint64_t>("run-c", 5));
 }
 
-TEST_CASE("Subscription.CallbackErrorStopsIt", "[subscription]") {
+TEST_CASE_METHOD(StoreFixture, "Subscription.CallbackErrorStopsIt", "[subscription]") {
   // Goal: a callback that returns an error stops the subscription: status()
   // is that error, position() is the last event it accepted, later commits
   // are not delivered, and Cancel keeps the error. Method: refuse event 5
   // of 10; append more; cancel.
-  TempDir dir;
-  ManualClock clock(1'000);
   Collector collector;
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessages(*store, "run-a", 10);
   auto subscription = SubscribeOrFail(*store, 0, [&](const Event& event) {
     collector.Deliver(event).IgnoreError();  // the collector never fails
@@ -235,15 +234,12 @@ TEST_CASE("Subscription.CallbackErrorStopsIt", "[subscription]") {
   CHECK(subscription->position() == 4);
 }
 
-TEST_CASE("Subscription.CancelIsIdempotent", "[subscription]") {
+TEST_CASE_METHOD(StoreFixture, "Subscription.CancelIsIdempotent", "[subscription]") {
   // Goal: Cancel stops delivery, leaves status OK and the cursor where it
   // was, and may be called again (also from two threads at once, and by the
   // destructor) without effect. Method: deliver 3, cancel three ways,
   // append more, check nothing else arrived.
-  TempDir dir;
-  ManualClock clock(1'000);
   Collector collector;
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessages(*store, "run-a", 3);
   auto subscription = SubscribeOrFail(*store, 0, collector.Callback());
   REQUIRE(collector.WaitFor(3));
@@ -263,15 +259,12 @@ TEST_CASE("Subscription.CancelIsIdempotent", "[subscription]") {
   CHECK(collector.size() == 3);
 }
 
-TEST_CASE("Subscription.StoreCloseStopsItWithClosed", "[subscription]") {
+TEST_CASE_METHOD(StoreFixture, "Subscription.StoreCloseStopsItWithClosed", "[subscription]") {
   // Goal: closing the store stops every subscription, whose status becomes
   // Closed (and stays so after Cancel), whether it was idle and caught up
   // or still had nothing to read. Method: two subscriptions; Close.
-  TempDir dir;
-  ManualClock clock(1'000);
   Collector caught_up;
   Collector waiting;
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessages(*store, "run-a", 4);
   auto first = SubscribeOrFail(*store, 0, caught_up.Callback());
   auto second = SubscribeOrFail(*store, 1'000, waiting.Callback());
@@ -288,15 +281,11 @@ TEST_CASE("Subscription.StoreCloseStopsItWithClosed", "[subscription]") {
   CHECK(second->status().IsClosed());
 }
 
-TEST_CASE("Subscription.MoreThanTheMaximumIsBusy", "[subscription][limits]") {
+TEST_CASE_METHOD(WithMaxSubscriptions<2>, "Subscription.MoreThanTheMaximumIsBusy",
+                 "[subscription][limits]") {
   // Goal: at most Options::max_subscriptions are open at once; one more is
   // Busy naming the option; destroying one frees its slot. Method: limit 2.
-  TempDir dir;
-  ManualClock clock(1'000);
-  Options options;
-  options.max_subscriptions = 2;
   Collector collector;
-  auto store = OpenStore(dir.path(), &clock, options);
   auto first = SubscribeOrFail(*store, 0, collector.Callback());
   auto second = SubscribeOrFail(*store, 0, collector.Callback());
   auto third = store->Subscribe(0, collector.Callback());
@@ -308,15 +297,11 @@ TEST_CASE("Subscription.MoreThanTheMaximumIsBusy", "[subscription][limits]") {
   CHECK(again.ok());
 }
 
-TEST_CASE("Subscription.EmptyCallbackIsRefused", "[subscription][validation]") {
+TEST_CASE_METHOD(WithMaxSubscriptions<1>, "Subscription.EmptyCallbackIsRefused",
+                 "[subscription][validation]") {
   // Goal: Subscribe without a callback is InvalidArgument and takes no
   // slot. Method: an empty std::function with max_subscriptions 1.
-  TempDir dir;
-  ManualClock clock(1'000);
-  Options options;
-  options.max_subscriptions = 1;
   Collector collector;
-  auto store = OpenStore(dir.path(), &clock, options);
   auto refused = store->Subscribe(0, SubscriptionCallback());
   CHECK(refused.status().IsInvalidArgument());
   CHECK_THAT(refused.status().message(), Contains("callback"));
@@ -324,16 +309,12 @@ TEST_CASE("Subscription.EmptyCallbackIsRefused", "[subscription][validation]") {
   CHECK(subscription.ok());
 }
 
-TEST_CASE("Subscription.StoppedByItsCallbackFreesItsSlot", "[subscription][limits]") {
+TEST_CASE_METHOD(WithMaxSubscriptions<1>, "Subscription.StoppedByItsCallbackFreesItsSlot",
+                 "[subscription][limits]") {
   // Goal: a subscription whose callback failed no longer counts toward
   // Options::max_subscriptions, even while its handle is kept (to read its
   // status). Method: limit 1; a callback that fails on its first event;
   // wait until it stopped; subscribe again.
-  TempDir dir;
-  ManualClock clock(1'000);
-  Options options;
-  options.max_subscriptions = 1;
-  auto store = OpenStore(dir.path(), &clock, options);
   AppendMessage(*store, "run-a", "one");
   auto failing = SubscribeOrFail(*store, 0, [](const Event&) {
     return Status::InvalidArgument("consumer refused the event");
@@ -346,13 +327,10 @@ TEST_CASE("Subscription.StoppedByItsCallbackFreesItsSlot", "[subscription][limit
   CHECK(again.ok());
 }
 
-TEST_CASE("Subscription.CancelledStaysOkAfterStoreClose", "[subscription]") {
+TEST_CASE_METHOD(StoreFixture, "Subscription.CancelledStaysOkAfterStoreClose", "[subscription]") {
   // Goal: the first reason a subscription stopped is the one it keeps: a
   // Cancel (OK) is not turned into Closed by a later Close. Method: cancel,
   // close the store, read the status.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   Collector collector;
   auto subscription = SubscribeOrFail(*store, 0, collector.Callback());
   subscription->Cancel();

@@ -26,6 +26,11 @@ Options SmallLimits() {
   return options;
 }
 
+// A store with SmallLimits().
+struct SmallLimitsFixture : StoreFixture {
+  SmallLimitsFixture() : StoreFixture(kDefaultStartUs, SmallLimits()) {}
+};
+
 // A payload whose union type byte is `type` (unknown to this build when
 // above kMaxKnownEventType), with an empty table as its body.
 std::string PayloadOfType(uint8_t type) {
@@ -76,22 +81,16 @@ Result<AppendResult> AppendEvents(
 
 }  // namespace
 
-TEST_CASE("Validation.EmptyRunIdIsRefused", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.EmptyRunIdIsRefused", "[validation]") {
   // Goal: an empty run id is InvalidArgument. Method: one message event.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   ExpectRefused(*store, "", Messages(1), AppendOptions(), Code::kInvalidArgument,
                 "run id is empty");
 }
 
-TEST_CASE("Validation.RunIdOverTheLimitIsRefused", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.RunIdOverTheLimitIsRefused", "[validation]") {
   // Goal: run ids longer than kMaxRunIdBytes are LimitExceeded, stating the
   // size and the limit; exactly kMaxRunIdBytes is accepted. Method: ids of
   // 129 and 128 bytes.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   ExpectRefused(*store, std::string(kMaxRunIdBytes + 1, 'r'), Messages(1), AppendOptions(),
                 Code::kLimitExceeded, "129 bytes; the limit is 128");
   CHECK(store->GetRun(std::string(kMaxRunIdBytes + 1, 'r')).status().IsLimitExceeded());
@@ -100,13 +99,10 @@ TEST_CASE("Validation.RunIdOverTheLimitIsRefused", "[validation]") {
   CHECK(store->GetRun(longest).ok());
 }
 
-TEST_CASE("Validation.RunIdWithABadByteIsRefused", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.RunIdWithABadByteIsRefused", "[validation]") {
   // Goal: run ids are [A-Za-z0-9._:-]: a space, a slash or a NUL is
   // InvalidArgument naming the offset of the bad byte; every allowed
   // character is accepted. Method: three bad ids, one id using every class.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   const std::string bad_ids[] = {"run a", "run/a", std::string("run\0a", 5)};
   for (const std::string& bad : bad_ids) {
     ExpectRefused(*store, bad, Messages(1), AppendOptions(), Code::kInvalidArgument,
@@ -116,33 +112,25 @@ TEST_CASE("Validation.RunIdWithABadByteIsRefused", "[validation]") {
   REQUIRE(AppendEvents(*store, "Run_1.a:b-Z9", Messages(1)).ok());
 }
 
-TEST_CASE("Validation.EmptyAppendIsRefused", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.EmptyAppendIsRefused", "[validation]") {
   // Goal: an append of no events is InvalidArgument. Method: empty span.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   ExpectRefused(*store, {}, Code::kInvalidArgument, "append of no events");
   CHECK(store->GetRun("run-a").status().IsNotFound());
 }
 
-TEST_CASE("Validation.TooManyEventsAreRefused", "[validation][limits]") {
+TEST_CASE_METHOD(SmallLimitsFixture, "Validation.TooManyEventsAreRefused", "[validation][limits]") {
   // Goal: more than Options::max_append_events events is LimitExceeded
   // naming the option; exactly the maximum is accepted. Method: limit 4;
   // appends of 5 and 4.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock, SmallLimits());
   ExpectRefused(*store, Messages(5), Code::kLimitExceeded, "max_append_events is 4");
   REQUIRE(AppendEvents(*store, "run-a", Messages(4)).ok());
 }
 
-TEST_CASE("Validation.OversizedPayloadIsRefused", "[validation][limits]") {
+TEST_CASE_METHOD(SmallLimitsFixture, "Validation.OversizedPayloadIsRefused",
+                 "[validation][limits]") {
   // Goal: a payload over Options::max_event_bytes is LimitExceeded naming
   // the option, even when it is not the first event. Method: limit 1024; a
   // 2000-byte message as the second of two events.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock, SmallLimits());
   auto events = Messages(2);
   events[1] = Message(std::string(2000, 'x'));
   REQUIRE(events[1].payload.size() > 1024);
@@ -150,13 +138,11 @@ TEST_CASE("Validation.OversizedPayloadIsRefused", "[validation][limits]") {
   CHECK(store->GetRun("run-a").status().IsNotFound());
 }
 
-TEST_CASE("Validation.OversizedAppendIsRefused", "[validation][limits]") {
+TEST_CASE_METHOD(SmallLimitsFixture, "Validation.OversizedAppendIsRefused",
+                 "[validation][limits]") {
   // Goal: an append whose payloads together exceed Options::max_append_bytes
   // is LimitExceeded naming the option, though each payload is within
   // max_event_bytes. Method: limit 3000; four payloads of about 900 bytes.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock, SmallLimits());
   std::vector<EventInput> events;
   for (int i = 0; i < 4; ++i) events.push_back(Message(std::string(850, 'a' + i)));
   REQUIRE(events[0].payload.size() <= 1024);
@@ -166,13 +152,10 @@ TEST_CASE("Validation.OversizedAppendIsRefused", "[validation][limits]") {
   REQUIRE(AppendEvents(*store, "run-a", events).ok());
 }
 
-TEST_CASE("Validation.GarbagePayloadIsRefusedByTheVerifier", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.GarbagePayloadIsRefusedByTheVerifier", "[validation]") {
   // Goal: bytes that are not an agentlog.fb.Event FlatBuffer are refused by
   // the verifier with InvalidArgument naming the event; an empty payload too.
   // Method: text, random-looking bytes, a truncated real payload, empty.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   std::string truncated = MessagePayload("user", "hello there");
   truncated.resize(truncated.size() / 2);
   std::string noise;
@@ -185,22 +168,17 @@ TEST_CASE("Validation.GarbagePayloadIsRefusedByTheVerifier", "[validation]") {
   CHECK(store->GetRun("run-a").status().IsNotFound());
 }
 
-TEST_CASE("Validation.EventWithoutABodyIsRefused", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.EventWithoutABodyIsRefused", "[validation]") {
   // Goal: an Event table with no body is InvalidArgument. Method: an Event
   // built with CreateEvent and no union member.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   ExpectRefused(*store, {Input(PayloadWithoutBody())}, Code::kInvalidArgument, "has no body");
 }
 
-TEST_CASE("Validation.UnknownEventTypeIsRefusedByDefault", "[validation][evolution]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.UnknownEventTypeIsRefusedByDefault",
+                 "[validation][evolution]") {
   // Goal: a payload whose event type this build does not know is refused
   // with InvalidArgument naming the type and the option that allows it.
   // Method: union type byte 200 with an empty table body.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   ExpectRefused(*store, {Input(PayloadOfType(200))}, Code::kInvalidArgument,
                 "event type 200 is unknown");
   ExpectRefused(*store, {Input(PayloadOfType(kMaxKnownEventType + 1))}, Code::kInvalidArgument,
@@ -211,16 +189,14 @@ TEST_CASE("Validation.UnknownEventTypeIsAcceptedWhenAllowed", "[validation][evol
   // Goal: with Options::accept_unknown_event_types the same payload is
   // stored, read back with its type number and bytes unchanged, and the run
   // verifies. Method: append type 200, read it, verify.
-  TempDir dir;
-  ManualClock clock(1'000);
   Options options;
   options.accept_unknown_event_types = true;
-  auto store = OpenStore(dir.path(), &clock, options);
+  StoreFixture f(StoreFixture::kDefaultStartUs, options);
   const std::string payload = PayloadOfType(200);
-  auto result = AppendEvents(*store, "run-a", {Input(payload)});
+  auto result = AppendEvents(*f.store, "run-a", {Input(payload)});
   INFO(result.status().ToString());
   REQUIRE(result.ok());
-  auto event = store->ReadEvent("run-a", 1);
+  auto event = f.store->ReadEvent("run-a", 1);
   REQUIRE(event.ok());
   CHECK(event->type() == 200);
   CHECK(event->type_name() == "unknown(200)");
@@ -228,19 +204,17 @@ TEST_CASE("Validation.UnknownEventTypeIsAcceptedWhenAllowed", "[validation][evol
   REQUIRE(event->body() != nullptr);
   CHECK(static_cast<int>(event->body()->body_type()) == 200);
   CHECK(event->body()->body_as_MessageAppended() == nullptr);
-  auto info = store->GetRun("run-a");
+  auto info = f.store->GetRun("run-a");
   REQUIRE(info.ok());
   CHECK(info->status == RunStatus::kCreated);
-  CHECK(store->Verify("run-a").ok());
+  CHECK(f.store->Verify("run-a").ok());
 }
 
-TEST_CASE("Validation.IdFieldsOverTheLimitOrWithNulAreRefused", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.IdFieldsOverTheLimitOrWithNulAreRefused",
+                 "[validation]") {
   // Goal: turn, step and actor ids longer than kMaxIdBytes are
   // LimitExceeded and ids holding a NUL are InvalidArgument, each naming the
   // field; exactly kMaxIdBytes is accepted. Method: each field in turn.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   const std::string too_long(kMaxIdBytes + 1, 'i');
   const std::string with_nul("step\0x", 6);
   struct Field {
@@ -262,14 +236,11 @@ TEST_CASE("Validation.IdFieldsOverTheLimitOrWithNulAreRefused", "[validation]") 
   REQUIRE(AppendEvents(*store, "run-a", {longest}).ok());
 }
 
-TEST_CASE("Validation.IdFieldsMustBeUtf8", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.IdFieldsMustBeUtf8", "[validation]") {
   // Goal: turn, step and actor ids are UTF-8 text: an invalid sequence is
   // InvalidArgument naming the field and the byte offset; valid multi-byte
   // UTF-8 is accepted and read back unchanged. Method: a lone continuation
   // byte, a truncated 2-byte sequence, then "\u00e9tape-\u2713".
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   EventInput bad = Message("x");
   bad.turn_id = "turn\x80";
   ExpectRefused(*store, {bad}, Code::kInvalidArgument, "turn id is not valid UTF-8 at byte 4");
@@ -284,13 +255,11 @@ TEST_CASE("Validation.IdFieldsMustBeUtf8", "[validation]") {
   CHECK(event->step_id() == good.step_id);
 }
 
-TEST_CASE("Validation.IdempotencyKeyOverTheLimitIsRefused", "[validation][idempotency]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.IdempotencyKeyOverTheLimitIsRefused",
+                 "[validation][idempotency]") {
   // Goal: an idempotency key over kMaxIdempotencyKeyBytes is LimitExceeded
   // and one with a NUL is InvalidArgument; exactly the limit is accepted.
   // Method: keys of 257 bytes, with NUL, of 256 bytes.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendOptions options = WithDurability(Durability::kBuffered);
   options.idempotency_key = std::string(kMaxIdempotencyKeyBytes + 1, 'k');
   ExpectRefused(*store, "run-a", Messages(1), options, Code::kLimitExceeded,
@@ -302,46 +271,35 @@ TEST_CASE("Validation.IdempotencyKeyOverTheLimitIsRefused", "[validation][idempo
   REQUIRE(AppendEvents(*store, "run-a", Messages(1), options).ok());
 }
 
-TEST_CASE("Validation.SchemaVersionZeroIsRefused", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.SchemaVersionZeroIsRefused", "[validation]") {
   // Goal: schema version 0 is InvalidArgument pointing at
   // kEventSchemaVersion. Method: a message with schema_version = 0.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   EventInput event = Message("x");
   event.schema_version = 0;
   ExpectRefused(*store, {event}, Code::kInvalidArgument, "schema version 0");
 }
 
-TEST_CASE("Validation.UnknownActorKindIsRefused", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.UnknownActorKindIsRefused", "[validation]") {
   // Goal: an actor kind outside the enum is InvalidArgument. Method: 9.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   EventInput event = Message("x");
   event.actor_kind = static_cast<ActorKind>(9);
   ExpectRefused(*store, {event}, Code::kInvalidArgument, "unknown actor kind 9");
 }
 
-TEST_CASE("Validation.LeaseAcquiredWithoutHolderOrEpochIsRefused", "[validation][lease]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.LeaseAcquiredWithoutHolderOrEpochIsRefused",
+                 "[validation][lease]") {
   // Goal: a LeaseAcquired needs a holder and an epoch >= 1. Method: an
   // empty holder, then epoch 0.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   ExpectRefused(*store, {Input(LeaseAcquiredPayload("", 1))}, Code::kInvalidArgument,
                 "LeaseAcquired needs a holder");
   ExpectRefused(*store, {Input(LeaseAcquiredPayload("worker", 0))}, Code::kInvalidArgument,
                 "epoch >= 1");
 }
 
-TEST_CASE("Validation.BadSessionIdIsRefused", "[validation][session]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.BadSessionIdIsRefused", "[validation][session]") {
   // Goal: a session id follows the run id rules: a bad byte is
   // InvalidArgument and an over-long one LimitExceeded, both naming the
   // session id. Method: "session 1", "a/b" and 129 bytes.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendOptions options = WithDurability(Durability::kBuffered);
   for (const std::string bad : {"session 1", "a/b"}) {
     options.session_id = bad;
@@ -353,12 +311,9 @@ TEST_CASE("Validation.BadSessionIdIsRefused", "[validation][session]") {
   CHECK(store->GetRun("run-a").status().IsNotFound());
 }
 
-TEST_CASE("Validation.ErrorNamesTheEventInAMultiEventAppend", "[validation]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.ErrorNamesTheEventInAMultiEventAppend", "[validation]") {
   // Goal: when one event of several is bad, the message names which one,
   // and none of the good ones is written. Method: the 3rd of 4 is empty.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   auto events = Messages(4);
   events[2].payload.clear();
   ExpectRefused(*store, events, Code::kInvalidArgument, "event 3 of 4: payload is empty");
@@ -417,25 +372,20 @@ TEST_CASE("Open.MissingStoreWithoutCreateIsNotFound", "[validation][open]") {
   CHECK_FALSE(std::filesystem::exists(dir.path() + "/CURRENT"));
 }
 
-TEST_CASE("Open.ExistingStoreWithErrorIfExistsIsRefused", "[validation][open]") {
+TEST_CASE_METHOD(StoreFixture, "Open.ExistingStoreWithErrorIfExistsIsRefused",
+                 "[validation][open]") {
   // Goal: error_if_exists on an existing store is InvalidArgument, and the
   // store is untouched (it still opens normally with its events). Method:
   // create a store with one event, reopen with error_if_exists, then without.
-  TempDir dir;
-  ManualClock clock(1'000);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    AppendMessage(*store, "run-a", "kept", Durability::kSync);
-    REQUIRE(store->Close().ok());
-  }
-  Options options;
-  options.clock = &clock;
-  options.error_if_exists = true;
-  auto refused = Store::Open(options, dir.path());
+  AppendMessage(*store, "run-a", "kept", Durability::kSync);
+  REQUIRE(Close().ok());
+  Options error_if_exists = StoreOptions();
+  error_if_exists.error_if_exists = true;
+  auto refused = Store::Open(error_if_exists, dir.path());
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().IsInvalidArgument());
   CHECK_THAT(refused.status().message(), Contains("error_if_exists"));
-  auto store = OpenStore(dir.path(), &clock);
+  Open();
   CHECK(store->LastPosition() == 1);
 }
 
@@ -479,28 +429,20 @@ TEST_CASE("Open.EmptyDatabaseWithoutMarkerIsFinishedAsANewStore", "[validation][
   // Goal: a database with no marker and no data is a creation that stopped
   // before writing the marker: Open finishes it and the store works.
   // Method: delete the marker of an empty store; reopen; append; reopen.
-  TempDir dir;
-  ManualClock clock(1'000);
-  DeleteFormatMarker(dir.path(), &clock, /*with_events=*/false);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    CHECK(store->LastPosition() == 0);
-    AppendMessage(*store, "run-a", "x", Durability::kSync);
-    REQUIRE(store->Close().ok());
-  }
-  auto store = OpenStore(dir.path(), &clock);
-  CHECK(store->LastPosition() == 1);
+  StoreFixture f(StoreFixture::kDefaultStartUs, Options(), StoreFixture::kOpenLater);
+  DeleteFormatMarker(f.path(), &f.clock, /*with_events=*/false);
+  CHECK(f.Open().LastPosition() == 0);
+  AppendMessage(*f.store, "run-a", "x", Durability::kSync);
+  REQUIRE(f.Close().ok());
+  CHECK(f.Open().LastPosition() == 1);
 }
 
-TEST_CASE("Read.BadArgumentsAreRefused", "[validation][read]") {
+TEST_CASE_METHOD(StoreFixture, "Read.BadArgumentsAreRefused", "[validation][read]") {
   // Goal: the read API refuses bad input with its documented code:
   // ReadEvent sequence 0 is InvalidArgument, an unknown run or sequence is
   // NotFound naming it, limits of 0 or over kMaxReadLimit are
   // InvalidArgument, a bad run id is InvalidArgument. Method: one store with
   // one run of two events.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   REQUIRE(AppendEvents(*store, "run-a", Messages(2)).ok());
 
   auto zero = store->ReadEvent("run-a", 0);
@@ -536,33 +478,25 @@ TEST_CASE("Read.BadArgumentsAreRefused", "[validation][read]") {
   CHECK(store->ListRuns(bad_session).status().IsInvalidArgument());
 }
 
-TEST_CASE("Store.AppendAfterCloseIsClosed", "[validation][close]") {
+TEST_CASE_METHOD(StoreFixture, "Store.AppendAfterCloseIsClosed", "[validation][close]") {
   // Goal: after Close, Append and Subscribe return Closed and nothing is
   // written; the events from before are still there on reopen. Method:
   // append, close, append, reopen.
-  TempDir dir;
-  ManualClock clock(1'000);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    AppendMessage(*store, "run-a", "before");
-    REQUIRE(store->Close().ok());
-    auto refused = AppendEvents(*store, "run-a", Messages(1, "after"));
-    CHECK(refused.status().IsClosed());
-    CHECK_THAT(refused.status().message(), Contains("closed"));
-    auto subscription = store->Subscribe(0, [](const Event&) { return Status::OK(); });
-    CHECK(subscription.status().IsClosed());
-  }
-  auto store = OpenStore(dir.path(), &clock);
+  AppendMessage(*store, "run-a", "before");
+  REQUIRE(store->Close().ok());
+  auto refused = AppendEvents(*store, "run-a", Messages(1, "after"));
+  CHECK(refused.status().IsClosed());
+  CHECK_THAT(refused.status().message(), Contains("closed"));
+  auto subscription = store->Subscribe(0, [](const Event&) { return Status::OK(); });
+  CHECK(subscription.status().IsClosed());
+  Reopen();
   CHECK(store->LastPosition() == 1);
   CHECK(ReadWholeRun(*store, "run-a").size() == 1);
 }
 
-TEST_CASE("Store.ReadsAfterCloseAreClosed", "[validation][close]") {
+TEST_CASE_METHOD(StoreFixture, "Store.ReadsAfterCloseAreClosed", "[validation][close]") {
   // Goal: "Later calls return Closed" (store.h, Close) holds for the read
   // API too: no crash, no data, Closed. Method: close, then call each read.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessage(*store, "run-a", "before");
   REQUIRE(store->Close().ok());
   CHECK(store->ReadEvent("run-a", 1).status().IsClosed());
@@ -574,13 +508,10 @@ TEST_CASE("Store.ReadsAfterCloseAreClosed", "[validation][close]") {
   CHECK(store->VerifyAll().IsClosed());
 }
 
-TEST_CASE("Store.SecondCloseWaitsForTheFirst", "[validation][close]") {
+TEST_CASE_METHOD(StoreFixture, "Store.SecondCloseWaitsForTheFirst", "[validation][close]") {
   // Goal: a Close that finds another Close running waits for it and returns
   // OK, so its caller can reopen the directory at once. Method: two threads
   // close the same store; then the directory is opened again.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   for (int i = 0; i < 50; ++i) AppendMessage(*store, "run-a", "x");
   Status first, second;
   std::thread a([&] { first = store->Close(); });
@@ -634,13 +565,10 @@ TEST_CASE("Open.ForeignRocksDbWithOtherColumnFamiliesIsRefusedUntouched", "[vali
   }
 }
 
-TEST_CASE("Validation.LeaseHolderIsCheckedLikeAnId", "[validation][lease]") {
+TEST_CASE_METHOD(StoreFixture, "Validation.LeaseHolderIsCheckedLikeAnId", "[validation][lease]") {
   // Goal: a LeaseAcquired holder obeys the id rules (at most kMaxIdBytes of
   // UTF-8): an oversized holder is LimitExceeded, a non-UTF-8 one
   // InvalidArgument, each naming "lease holder", and nothing is written.
-  TempDir dir;
-  ManualClock clock(1'000);
-  auto store = OpenStore(dir.path(), &clock);
   AppendMessage(*store, "run-a", "start");
   for (const auto& [holder, limit] : {std::pair{std::string(kMaxIdBytes + 1, 'w'), true},
                                       std::pair{std::string("w\xff"), false}}) {

@@ -53,15 +53,14 @@ std::string ArtifactPayload(const std::string& hash) {
   });
 }
 
-// A store with an entry of each kind: runs in two statuses, one in a
-// session, a keyed append, a deadline, an artifact and its blob, a fork, a
-// snapshot.
-struct Fixture {
-  ManualClock clock{kStartUs};
-  std::unique_ptr<Store> store = OpenMemoryStore(&clock);
+// A store on the in-memory backend with an entry of each kind: runs in two
+// statuses, one in a session, a keyed append, a deadline, an artifact and
+// its blob, a fork, a snapshot.
+struct Fixture : StoreFixture {
   std::string blob_hash;
 
-  Fixture() {
+  Fixture() : StoreFixture(kStartUs, Options(), kOpenLater) {
+    OpenInMemory();
     AppendOptions in_session = WithDurability(Durability::kSync);
     in_session.session_id = "session-1";
     EventInput started = Input(TurnStartedPayload("hello"));

@@ -126,28 +126,24 @@ void CheckDigestHolds(Store& store, const std::string& digest) {
 
 }  // namespace
 
-TEST_CASE("Verify.PassesOnHealthyStoresWithSeveralRuns", "[verify]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Verify.PassesOnHealthyStoresWithSeveralRuns",
+                 "[verify]") {
   // Goal: an untouched store verifies, run by run and as a whole, before and
   // after a reopen, and the stats count what was walked.
   // Method: three interleaved runs (13 events), Verify each, VerifyAll.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    Populate(*store, clock);
-    for (const auto& [run_id, events] :
-         std::vector<std::pair<std::string, uint64_t>>{{"r1", 6}, {"r2", 4}, {"r3", 3}}) {
-      VerifyStats stats;
-      const Status status = store->Verify(run_id, &stats);
-      INFO(run_id << ": " << status.ToString());
-      CHECK(status.ok());
-      CHECK(stats.runs == 1);
-      CHECK(stats.events == events);
-      CHECK(stats.removed_payloads == 0);
-    }
-    REQUIRE(store->Close().ok());
+  Populate(*store, clock);
+  for (const auto& [run_id, events] :
+       std::vector<std::pair<std::string, uint64_t>>{{"r1", 6}, {"r2", 4}, {"r3", 3}}) {
+    VerifyStats stats;
+    const Status status = store->Verify(run_id, &stats);
+    INFO(run_id << ": " << status.ToString());
+    CHECK(status.ok());
+    CHECK(stats.runs == 1);
+    CHECK(stats.events == events);
+    CHECK(stats.removed_payloads == 0);
   }
-  auto store = OpenStore(dir.path(), &clock);
+  REQUIRE(Close().ok());
+  Open();
   VerifyStats stats;
   const Status status = store->VerifyAll(&stats);
   INFO(status.ToString());
@@ -159,13 +155,10 @@ TEST_CASE("Verify.PassesOnHealthyStoresWithSeveralRuns", "[verify]") {
   CHECK(store->Verify("bad run id").IsInvalidArgument());
 }
 
-TEST_CASE("Verify.DetectsADeletedRecordInTheMiddle", "[verify]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Verify.DetectsADeletedRecordInTheMiddle", "[verify]") {
   // Goal: a record deleted from the middle of a run leaves a gap that Verify
   // names (`run "r1" event 3 is missing`); other runs still verify.
   // Method: delete r1 event 3 through the backend.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   DeleteKey(*store, Space::kEvents, internal::EventKey("r1", 3));
   RequireCorruptionNaming(store->Verify("r1"), NameOf("r1", 3) + " is missing");
@@ -174,13 +167,10 @@ TEST_CASE("Verify.DetectsADeletedRecordInTheMiddle", "[verify]") {
   CHECK(store->Verify("r3").ok());
 }
 
-TEST_CASE("Verify.DetectsADeletedLastRecord", "[verify]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Verify.DetectsADeletedLastRecord", "[verify]") {
   // Goal: deleting a run's last record (and even its global entry) leaves a
   // log that ends before the head the runs index recorded: Corruption.
   // Method: delete r2 event 4, then also its global index entry.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const OwnedRecord last = LoadRecord(*store, "r2", 4);
   DeleteKey(*store, Space::kEvents, internal::EventKey("r2", 4));
@@ -191,13 +181,10 @@ TEST_CASE("Verify.DetectsADeletedLastRecord", "[verify]") {
   CHECK(store->VerifyAll().IsCorruption());
 }
 
-TEST_CASE("Verify.DetectsARecordAddedPastTheHead", "[verify]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Verify.DetectsARecordAddedPastTheHead", "[verify]") {
   // Goal: a record added after the recorded head, even one chained
   // correctly onto it, is Corruption (events added outside agentlog).
   // Method: forge r3 event 4 from event 3 with a correct chain hash.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   OwnedRecord forged = LoadRecord(*store, "r3", 3);
   const Hash previous = forged.chain_hash;
@@ -209,16 +196,13 @@ TEST_CASE("Verify.DetectsARecordAddedPastTheHead", "[verify]") {
   CHECK(store->VerifyAll().IsCorruption());
 }
 
-TEST_CASE("Verify.DetectsSwappedRecords", "[verify]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Verify.DetectsSwappedRecords", "[verify]") {
   // Goal: reordering records is detected, whether the stored values are
   // swapped as they are or each is re-encoded to fit its new key.
   // Method: (1) swap r1 events 2 and 4's values; (2) swap their contents but
   // give each the sequence of its new key, a fresh checksum and its old
   // chain hash (re-framed); (3) the same, with positions also swapped so
   // they still increase.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const std::string two = StoredRecord(*store, "r1", 2);
   const std::string four = StoredRecord(*store, "r1", 4);
@@ -254,15 +238,12 @@ TEST_CASE("Verify.DetectsSwappedRecords", "[verify]") {
   }
 }
 
-TEST_CASE("Verify.DetectsAReframedEnvelopeEdit", "[verify]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Verify.DetectsAReframedEnvelopeEdit", "[verify]") {
   // Goal: editing any envelope field of a record and re-framing it with a
   // correct checksum (keeping its chain hash) is a chain mismatch at that
   // record, even though the frame itself reads fine.
   // Method: for each chain-covered field, edit r1 event 3, re-encode it
   // with record_codec's EncodeRecord, Verify, restore.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const std::string original = StoredRecord(*store, "r1", 3);
   const std::vector<std::pair<const char*, void (*)(OwnedRecord&)>> edits = {
@@ -290,15 +271,12 @@ TEST_CASE("Verify.DetectsAReframedEnvelopeEdit", "[verify]") {
   CHECK(store->VerifyAll().ok());
 }
 
-TEST_CASE("Verify.DetectsAReframedPayloadEdit", "[verify]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Verify.DetectsAReframedPayloadEdit", "[verify]") {
   // Goal: a payload replaced by other valid bytes and re-framed with a fresh
   // checksum is caught: by the payload hash if the envelope was left alone,
   // by the chain if the payload hash was updated to match.
   // Method: re-encode r2 event 2 with another payload, then also with that
   // payload's SHA-256 as payload hash.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   OwnedRecord record = LoadRecord(*store, "r2", 2);
   record.payload = MessagePayload("user", "r2 TWO");
@@ -313,15 +291,13 @@ TEST_CASE("Verify.DetectsAReframedPayloadEdit", "[verify]") {
   CHECK(store->VerifyAll().IsCorruption());
 }
 
-TEST_CASE("Digest.FormatsAreRunSeqHexAndPositionRunsHex", "[verify][digest]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Digest.FormatsAreRunSeqHexAndPositionRunsHex",
+                 "[verify][digest]") {
   // Goal: the digests have their documented form -- agentlog-run-v1:RUN:SEQ:HEX
   // with the head chain hash, agentlog-store-v1:POSITION:RUNS:HEX -- with 64
   // lowercase hex digits, and each verifies against its own store, also for
   // a run id holding ':' and for an empty store.
   // Method: compare against GetRun and LastPosition.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   const std::string empty = DigestOf(store->StoreDigest());
   CHECK(empty == "agentlog-store-v1:0:0:" + std::string(64, '0'));
   CheckDigestHolds(*store, empty);
@@ -347,45 +323,38 @@ TEST_CASE("Digest.FormatsAreRunSeqHexAndPositionRunsHex", "[verify][digest]") {
   CHECK(store->RunDigest("no-such-run").status().IsNotFound());
 }
 
-TEST_CASE("Digest.StaysValidAsHistoryGrows", "[verify][digest]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Digest.StaysValidAsHistoryGrows", "[verify][digest]") {
   // Goal: a digest proves a prefix of history, so appends after it -- to the
   // same run, to other runs, to new runs -- never invalidate it, also after
   // a reopen.
   // Method: take run and store digests at several points while appending,
   // and after every step verify against every digest taken so far.
-  TempDir dir;
-  ManualClock clock(kStartUs);
   std::vector<std::string> digests;
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    for (int step = 0; step < 8; ++step) {
-      AppendTexts(*store, "r1", {"r1 step " + std::to_string(step)});
-      if (step % 2 == 0) AppendTexts(*store, "r2", {"r2 a" + std::to_string(step), "r2 b"});
-      if (step == 3) AppendTexts(*store, "late", {"a run created later"});
-      clock.Advance(5);
-      digests.push_back(DigestOf(store->RunDigest("r1")));
-      digests.push_back(DigestOf(store->RunDigest("r2")));
-      digests.push_back(DigestOf(store->StoreDigest()));
-      for (const std::string& digest : digests) CheckDigestHolds(*store, digest);
-    }
-    REQUIRE(store->Close().ok());
+  for (int step = 0; step < 8; ++step) {
+    AppendTexts(*store, "r1", {"r1 step " + std::to_string(step)});
+    if (step % 2 == 0) AppendTexts(*store, "r2", {"r2 a" + std::to_string(step), "r2 b"});
+    if (step == 3) AppendTexts(*store, "late", {"a run created later"});
+    clock.Advance(5);
+    digests.push_back(DigestOf(store->RunDigest("r1")));
+    digests.push_back(DigestOf(store->RunDigest("r2")));
+    digests.push_back(DigestOf(store->StoreDigest()));
+    for (const std::string& digest : digests) CheckDigestHolds(*store, digest);
   }
-  auto store = OpenStore(dir.path(), &clock);
+  REQUIRE(Close().ok());
+  Open();
   AppendTexts(*store, "r1", {"after reopen"});
   AppendTexts(*store, "late", {"after reopen"});
   for (const std::string& digest : digests) CheckDigestHolds(*store, digest);
 }
 
-TEST_CASE("Digest.ExposesARewrittenSuffixThatVerifyAccepts", "[verify][digest]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Digest.ExposesARewrittenSuffixThatVerifyAccepts",
+                 "[verify][digest]") {
   // Goal: a suffix rewritten with a consistently recomputed chain and an
   // updated runs index is invisible to Verify (expected: nothing stored
   // contradicts it), but an earlier digest covering the rewritten part
   // fails with Corruption -- for the run digest and the store digest --
   // while digests of the untouched prefix and of other runs still hold.
   // Method: digests at r1 event 3 and at the end; rewrite r1 from event 4.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   AppendTexts(*store, "r1", {"r1 one", "r1 two", "r1 three"});
   AppendTexts(*store, "r2", {"r2 one"});
   const std::string prefix_digest = DigestOf(store->RunDigest("r1"));
@@ -411,30 +380,25 @@ TEST_CASE("Digest.ExposesARewrittenSuffixThatVerifyAccepts", "[verify][digest]")
   CheckDigestHolds(*store, other_digest);
 }
 
-TEST_CASE("Digest.ExposesAHistoryCutShort", "[verify][digest]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Digest.ExposesAHistoryCutShort", "[verify][digest]") {
   // Goal: deleting a run's last events and fixing up its runs metadata (head
   // sequence, chain hash, position) leaves a store that verifies, but a
   // digest taken before the cut fails with Corruption ("cut short"), before
   // and after a reopen; a digest of the surviving prefix still holds.
   // Method: r1's events 5 and 6 hold the last global positions; delete them
   // and their global entries, rewrite r1's metadata with meta_codec.
-  TempDir dir;
-  ManualClock clock(kStartUs);
   std::string run_digest, store_digest, prefix_digest;
-  {
-    auto store = OpenStore(dir.path(), &clock);
-    Populate(*store, clock);
-    run_digest = DigestOf(store->RunDigest("r1"));
-    store_digest = DigestOf(store->StoreDigest());
-    CutRun(*store, "r1", 4);
-    prefix_digest = DigestOf(store->RunDigest("r1"));
-    REQUIRE(store->Close().ok());
-  }
+  Populate(*store, clock);
+  run_digest = DigestOf(store->RunDigest("r1"));
+  store_digest = DigestOf(store->StoreDigest());
+  CutRun(*store, "r1", 4);
+  prefix_digest = DigestOf(store->RunDigest("r1"));
+  REQUIRE(Close().ok());
   // The close recorded position 13 (AGENTLOG_CLOSED), which would make the
   // open refuse (OpenChecks.ACutBehindACleanCloseIsRefusedAtOpen); an
   // attacker with the format document deletes that file too.
   std::filesystem::remove(dir.path() + "/AGENTLOG_CLOSED");
-  auto store = OpenStore(dir.path(), &clock);
+  Open();
   CHECK(store->Verify("r1").ok());
   CHECK(store->VerifyAll().ok());
   CHECK(store->LastPosition() == 11);
@@ -443,13 +407,11 @@ TEST_CASE("Digest.ExposesAHistoryCutShort", "[verify][digest]") {
   CheckDigestHolds(*store, prefix_digest);
 }
 
-TEST_CASE("Digest.ExposesACutWhileTheStoreIsOpen", "[verify][digest]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Digest.ExposesACutWhileTheStoreIsOpen",
+                 "[verify][digest]") {
   // Goal: the same cut made under an open store (whose in-memory last
   // position still counts the deleted events) also fails both digests.
   // Method: digests, then CutRun without reopening.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const std::string run_digest = DigestOf(store->RunDigest("r1"));
   const std::string store_digest = DigestOf(store->StoreDigest());
@@ -459,14 +421,12 @@ TEST_CASE("Digest.ExposesACutWhileTheStoreIsOpen", "[verify][digest]") {
   CHECK(store->VerifyAgainst(store_digest).IsCorruption());
 }
 
-TEST_CASE("Digest.MalformedDigestIsInvalidArgument", "[verify][digest]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Digest.MalformedDigestIsInvalidArgument",
+                 "[verify][digest]") {
   // Goal: anything that is not a well-formed digest is refused with
   // InvalidArgument (never NotFound, never OK), and an unknown run with
   // NotFound.
   // Method: a table of malformed strings around valid ones.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const std::string hex = Hex64(RunInfoOf(*store, "r1").head_chain_hash);
   const std::vector<std::string> malformed = {
@@ -513,7 +473,8 @@ TEST_CASE("Digest.MalformedDigestIsInvalidArgument", "[verify][digest]") {
   CHECK(store->VerifyAgainst("agentlog-store-v1:14:3:" + hex).IsCorruption());
 }
 
-TEST_CASE("Verify.AcceptsAPayloadTombstoneButNotAChangedPayloadHash", "[verify][tombstone]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>,
+                 "Verify.AcceptsAPayloadTombstoneButNotAChangedPayloadHash", "[verify][tombstone]") {
   // Goal (design check for retention and redaction, DESIGN.md invariant 1):
   // a record whose payload is removed -- payload_state Removed, no payload,
   // the same payload hash and chain hash -- still verifies (run, store and
@@ -522,9 +483,6 @@ TEST_CASE("Verify.AcceptsAPayloadTombstoneButNotAChangedPayloadHash", "[verify][
   // changed fails Verify.
   // Method: the engine's tombstone encoder (EncodeTombstone above) replaces
   // r1 event 2.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const std::string run_digest = DigestOf(store->RunDigest("r1"));
   const std::string store_digest = DigestOf(store->StoreDigest());
@@ -570,15 +528,13 @@ TEST_CASE("Verify.AcceptsAPayloadTombstoneButNotAChangedPayloadHash", "[verify][
   CHECK(store->VerifyAgainst(run_digest).IsCorruption());
 }
 
-TEST_CASE("VerifyAll.DetectsGlobalEntriesOfADeletedRun", "[verify]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "VerifyAll.DetectsGlobalEntriesOfADeletedRun",
+                 "[verify]") {
   // Goal: deleting a whole run -- its events, its runs entry and its index
   // entries -- leaves global index entries naming events that do not
   // exist; VerifyAll must report Corruption (the global index is part of
   // what it checks), and a store digest taken before must fail.
   // Method: delete every key of r3 except its global entries.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   const std::string store_digest = DigestOf(store->StoreDigest());
   const RunInfo info = RunInfoOf(*store, "r3");
@@ -595,14 +551,12 @@ TEST_CASE("VerifyAll.DetectsGlobalEntriesOfADeletedRun", "[verify]") {
   CHECK(status.IsCorruption());
 }
 
-TEST_CASE("Verify.DetectsRunMetadataThatContradictsTheEvents", "[verify]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Verify.DetectsRunMetadataThatContradictsTheEvents",
+                 "[verify]") {
   // Goal: the runs index entry (status, times, lease epoch and holder) must
   // say what the run's events say: an index edited to move a run's status or
   // to hand its lease to someone else, even re-framed with a good checksum,
   // is Corruption. Method: lease events in r1, then one edit at a time.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   EventInput lease = Input(LeaseAcquiredPayload("worker-1", 1));
   REQUIRE(store->Append("r1", std::span(&lease, 1), WithDurability(Durability::kSync)).ok());
@@ -624,14 +578,12 @@ TEST_CASE("Verify.DetectsRunMetadataThatContradictsTheEvents", "[verify]") {
   CHECK(store->Verify("r1").ok());
 }
 
-TEST_CASE("Verify.PassesWhileAppendsAreRunning", "[verify][concurrency]") {
+TEST_CASE_METHOD(StoreFixtureAt<kStartUs>, "Verify.PassesWhileAppendsAreRunning",
+                 "[verify][concurrency]") {
   // Goal: Verify, VerifyAll and VerifyAgainst of a live store never report
   // tampering that did not happen, although runs grow between reading their
   // head and walking their events. Method: two writers append for 300 ms
   // while the test verifies in a loop; every verification must pass.
-  TempDir dir;
-  ManualClock clock(kStartUs);
-  auto store = OpenStore(dir.path(), &clock);
   Populate(*store, clock);
   auto digest = store->StoreDigest();
   REQUIRE(digest.ok());
