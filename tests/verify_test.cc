@@ -23,7 +23,6 @@ using namespace agentlog;
 using namespace agentlog::testing;
 using agentlog::internal::GlobalKey;
 using agentlog::internal::Hash;
-using agentlog::internal::HexEncode;
 using agentlog::internal::Space;
 
 namespace {
