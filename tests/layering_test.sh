@@ -8,8 +8,10 @@
 #    found"), not with some other error; one it may see
 #    must compile, so the probes cannot pass for a broken build.
 # 2. The sources: no include climbs out of its folder ("../"), and RocksDB's
-#    headers are included only by the engine, the expert header
-#    agentlog/rocksdb_options.h, the tests, testing/ and bench/ (its baselines are RocksDB).
+#    headers are included only by the engine, the tests, testing/ and
+#    bench/ (its baselines are RocksDB); the public headers include none
+#    (agentlog/rocksdb_options.h names rocksdb::FileSystem by a forward
+#    declaration).
 set -u
 build=$1
 source=$2
@@ -72,12 +74,12 @@ else
   echo "ok: no include climbs out of its folder"
 fi
 rocksdb=$(grep -rlE '#include[[:space:]]*<rocksdb/' "${folders[@]}" --include='*.h' --include='*.cc' |
-  grep -vE '^(engine/|tests/|testing/|bench/|include/agentlog/rocksdb_options\.h$)')
+  grep -vE '^(engine/|tests/|testing/|bench/)')
 if [[ -n $rocksdb ]]; then
-  fail "RocksDB headers outside the engine, the expert header, tests and bench/:"
+  fail "RocksDB headers outside the engine, tests, testing/ and bench/:"
   echo "$rocksdb"
 else
-  echo "ok: RocksDB headers only in engine/, agentlog/rocksdb_options.h, tests, testing/, bench/"
+  echo "ok: RocksDB headers only in engine/, tests, testing/, bench/"
 fi
 
 exit $failed

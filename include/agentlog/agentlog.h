@@ -1,5 +1,6 @@
 // agentlog/agentlog.h: the whole public API in one include (all but the
-// expert header agentlog/rocksdb_options.h, which needs RocksDB's headers).
+// expert header agentlog/rocksdb_options.h, the RocksDB seam most embedders
+// never need).
 #ifndef AGENTLOG_AGENTLOG_H_
 #define AGENTLOG_AGENTLOG_H_
 

@@ -3,18 +3,21 @@
 // memory. Most embedders never include this header: agentlog/options.h has
 // everything a store's behaviour depends on, and no RocksDB type.
 //
-// Including this header needs RocksDB's headers (librocksdb-dev) on the
-// include path; linking needs nothing more than libagentlog.
+// It names rocksdb::FileSystem by a forward declaration, so including it
+// needs no RocksDB header; a caller that sets file_system has its
+// FileSystem from <rocksdb/file_system.h> (librocksdb-dev) anyway.
 #ifndef AGENTLOG_ROCKSDB_OPTIONS_H_
 #define AGENTLOG_ROCKSDB_OPTIONS_H_
 
 #include <cstddef>
 #include <memory>
 
-#include <rocksdb/file_system.h>
-
 #include "agentlog/export.h"
 #include "agentlog/options.h"
+
+namespace rocksdb {
+class FileSystem;  // <rocksdb/file_system.h>
+}  // namespace rocksdb
 
 namespace agentlog {
 
