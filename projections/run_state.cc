@@ -583,6 +583,10 @@ void OnCheckpointMarked(RunState& state, const Envelope& envelope,
   state.checkpoint = {std::string(Text(event.label())), envelope.sequence};
 }
 
+// An embedder's own event: its meaning is theirs, folded by their own
+// projections; the run state records nothing of it.
+void OnCustomEvent(RunState&, const Envelope&, const fb::CustomEvent&) {}
+
 // ---- dispatch ---------------------------------------------------------------------------
 
 // Folds a body whose type is T; false if it holds no table of that type.
@@ -631,6 +635,7 @@ constexpr Rule kRules[] = {
     Typed<fb::LeaseAcquired, OnLeaseAcquired>,                        // 29
     Typed<fb::LeaseReleased, OnLeaseReleased>,                        // 30
     Typed<fb::CheckpointMarked, OnCheckpointMarked>,                  // 31
+    Typed<fb::CustomEvent, OnCustomEvent>,                            // 32
 };
 static_assert(std::size(kRules) == static_cast<size_t>(fb::Body_MAX) + 1,
               "a new event type: add its rule to kRules and to projections/run_state_format.md");

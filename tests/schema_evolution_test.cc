@@ -7,7 +7,7 @@
 // with its type number, raw bytes and chain intact; a known table with a
 // field appended by a newer schema is read with its old fields intact.
 // Method: tests/schema_next/events_next.fbs is events.fbs plus a table
-// ToolCancelled (union member 32) and fields appended to MessageAppended and
+// ToolCancelled (union member 33) and fields appended to MessageAppended and
 // ToolFailed; tests/schema_next/next_payloads.cc builds payloads with it in
 // a translation unit of its own. This file reads them with agentlog::fb
 // only, the way an old reader would.
@@ -35,7 +35,7 @@ uint16_t FrameEventType(std::string_view frame) {
   return fb::GetRecord(aligned.data() + internal::kFrameHeaderBytes)->event_type();
 }
 
-constexpr uint16_t kFutureType = 32;
+constexpr uint16_t kFutureType = 33;
 
 Result<AppendResult> AppendPayloads(Store& store, const std::string& run_id,
                                     const std::vector<std::string>& payloads) {
@@ -67,14 +67,14 @@ void CheckNoTypedAccessorMatches(const fb::Event* body) {
 }  // namespace
 
 TEST_CASE("SchemaEvolution.TheFutureSchemaOnlyAppends", "[schema]") {
-  // Goal: the test's premise holds -- this build knows types 1..31 and the
-  // future schema appends ToolCancelled as 32 right after them. If a real
-  // type 32 is added to schema/events.fbs, move the future one up.
+  // Goal: the test's premise holds -- this build knows types 1..32 and the
+  // future schema appends ToolCancelled as 33 right after them. If a real
+  // type 33 is added to schema/events.fbs, move the future one up.
   // Method: compare the two generated catalogues' numbers.
-  CHECK(kMaxKnownEventType == 31);
+  CHECK(kMaxKnownEventType == 32);
   CHECK(next::ToolCancelledType() == kFutureType);
   CHECK(next::MaxKnownEventType() == kMaxKnownEventType + 1);
-  CHECK(EventTypeName(kFutureType) == "unknown(32)");
+  CHECK(EventTypeName(kFutureType) == "unknown(33)");
   CHECK(EventTypeName(fb::Body_ToolFailed) == "ToolFailed");
 }
 
@@ -90,19 +90,19 @@ TEST_CASE("SchemaEvolution.DefaultStoreRefusesAnUnknownEventType", "[schema]") {
   auto alone = AppendPayloads(*store, "r1", {future});
   INFO(alone.status().ToString());
   CHECK(alone.status().IsInvalidArgument());
-  CHECK(alone.status().message().find("event type 32") != std::string::npos);
+  CHECK(alone.status().message().find("event type 33") != std::string::npos);
   auto mixed = AppendPayloads(*store, "r1", {MessagePayload("user", "hi"), future});
   INFO(mixed.status().ToString());
   CHECK(mixed.status().IsInvalidArgument());
-  CHECK(mixed.status().message().find("32") != std::string::npos);
+  CHECK(mixed.status().message().find("33") != std::string::npos);
   CHECK(store->LastPosition() == 0);
   CHECK(store->GetRun("r1").status().IsNotFound());
 }
 
 TEST_CASE("SchemaEvolution.UnknownEventTypeIsStoredAndReadByOldCode", "[schema]") {
   // Goal: with accept_unknown_event_types the future event is stored, and
-  // this build reads it back: type() == 32, type_name() "unknown(32)",
-  // body()->body_type() == 32 with every typed accessor nullptr, payload
+  // this build reads it back: type() == 33, type_name() "unknown(33)",
+  // body()->body_type() == 33 with every typed accessor nullptr, payload
   // bytes identical (the future schema still reads them), the run verifies
   // and digests -- also after a reopen with default options (the option
   // gates appends, not reads).
@@ -128,7 +128,7 @@ TEST_CASE("SchemaEvolution.UnknownEventTypeIsStoredAndReadByOldCode", "[schema]"
   INFO(event.status().ToString());
   REQUIRE(event.ok());
   CHECK(event->type() == kFutureType);
-  CHECK(event->type_name() == "unknown(32)");
+  CHECK(event->type_name() == "unknown(33)");
   // The stored envelope holds the number too, not only the payload.
   CHECK(FrameEventType(event->frame()) == kFutureType);
   CHECK_FALSE(event->payload_removed());
